@@ -1,0 +1,1 @@
+"""csbot dialogue layer: state tracking, NLU, policy, actions, agents and the store."""

@@ -1,0 +1,1 @@
+"""HTTP service (arrives with the service issue)."""

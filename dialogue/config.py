@@ -1,0 +1,36 @@
+"""The one configuration object, read at the edge (CLI, service, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The user's data directory for csbot (the embedded SQLite file lives here)."""
+    return Path(user_data_dir("csbot", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """csbot settings; every field can be set with a ``CSBOT_`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CSBOT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # None means the embedded default: an SQLite file in ``data_dir``.
+    database_url: str | None = None
+    # Seed of the synthetic world built by ``csbot world seed`` and ``csbot demo``.
+    world_seed: int = 7
+    world_customers: int = 2000
+    world_items: int = 600
+    # Largest accepted customer message, in characters; longer ones get a clear refusal.
+    max_message_chars: int = 2000
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL to use: ``CSBOT_DATABASE_URL`` or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'csbot.sqlite3'}"

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables, engine/session set-up, migrations and repositories."""

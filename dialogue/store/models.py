@@ -1,0 +1,238 @@
+"""SQLAlchemy 2.0 table classes of the store.
+
+Money is ``Numeric(10, 2)`` (``Decimal`` in Python); times are naive UTC ``DateTime`` values on the
+world's clock (the simulated "now" is ``WorldMeta.as_of``). Status columns hold the string values
+of the enums in :mod:`dialogue.domain`; they are plain strings (not database enums) so that both
+SQLite and PostgreSQL store them the same way and migrations stay simple.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(10, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, Decimal: Money}
+
+
+class WorldMeta(Base):
+    """Where the store's data came from and the world's current time (one row per key)."""
+
+    __tablename__ = "world_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str] = mapped_column(String(120))
+    last_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    zip_code: Mapped[str] = mapped_column(String(10), index=True)
+    membership: Mapped[str] = mapped_column(String(16))  # guest | bronze | silver | gold
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    payment_methods: Mapped[list[PaymentMethod]] = relationship(back_populates="customer")
+    orders: Mapped[list[Order]] = relationship(back_populates="customer")
+
+
+class PaymentMethod(Base):
+    __tablename__ = "payment_methods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # gift_card | credit_card | paypal
+    # What may be said about it, e.g. "Visa ending in 4242"; never the full number.
+    label: Mapped[str] = mapped_column(String(80))
+
+    customer: Mapped[Customer] = relationship(back_populates="payment_methods")
+
+
+class CatalogItem(Base):
+    __tablename__ = "catalog_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    price: Mapped[Decimal] = mapped_column(Money)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The id customers see and type, e.g. "W1234567" (tau2 ids keep their leading "#").
+    order_number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    total: Mapped[Decimal] = mapped_column(Money)
+    placed_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+    payment_method: Mapped[PaymentMethod] = relationship()
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
+    shipments: Mapped[list[Shipment]] = relationship(back_populates="order")
+    returns: Mapped[list[Return]] = relationship(back_populates="order")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    catalog_item_id: Mapped[int] = mapped_column(ForeignKey("catalog_items.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    catalog_item: Mapped[CatalogItem] = relationship()
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    shipped_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+
+
+class Return(Base):
+    __tablename__ = "returns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # requested | received
+    reason: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    order: Mapped[Order] = relationship(back_populates="returns")
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id"), default=None)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    status: Mapped[str] = mapped_column(String(16))  # not_started|in_progress|completed|failed
+    amount: Mapped[Decimal] = mapped_column(Money)
+    # Kind of the payment method the money goes back to (gift_card | credit_card | paypal).
+    method: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    initiated_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    expected_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    failure_reason: Mapped[str | None] = mapped_column(String(120), default=None)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    payment_method: Mapped[PaymentMethod] = relationship()
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Set once the customer has authenticated; None before.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    agent_name: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32), default="chat")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|handed_off|closed
+    # The dialogue state after the last turn (dialogue.state.DialogueState.to_json()).
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    turns: Mapped[list[Turn]] = relationship(back_populates="conversation", order_by="Turn.index")
+
+
+class Turn(Base):
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "index", name="uq_turns_conv_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16))  # customer | agent | rep
+    text: Mapped[str] = mapped_column(Text)
+    act: Mapped[str | None] = mapped_column(String(64), default=None)
+    template_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="turns")
+
+
+class ActionLog(Base):
+    """Every business action (side-effecting or read), keyed for idempotency."""
+
+    __tablename__ = "action_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    action: Mapped[str] = mapped_column(String(32))  # cancel_order | lookup_refund
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    outcome: Mapped[str] = mapped_column(String(32))  # done | refused:<reason>
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+Index("ix_orders_customer_placed", Order.customer_id, Order.placed_at)

@@ -1,0 +1,1 @@
+"""Soft-token-conditioned reply generator (arrives with the generator issue)."""

@@ -1,0 +1,1 @@
+"""Cross-attention template ranker (arrives with the ranker issue)."""

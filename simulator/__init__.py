@@ -1,0 +1,1 @@
+"""Simulated store world, scripted customers and (later) the A/B harness."""
