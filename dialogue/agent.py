@@ -1,0 +1,57 @@
+"""The agent interface every arm implements (rule-based now; ranker and generator later)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from dialogue.state import DialogueState
+from dialogue.text import CustomerMessage
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Where a turn happens: its conversation, its position and the world's clock."""
+
+    conversation_id: int
+    turn_index: int
+    now: datetime
+
+    def idempotency_key(self, action: str) -> str:
+        """A key unique to this action in this turn (a retried turn reuses it)."""
+        return f"conv{self.conversation_id}:turn{self.turn_index}:{action}"
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """What the agent says, and what it did."""
+
+    text: str
+    act: str
+    template_id: str | None
+    # The bound action that ran with this reply: cancel_order | handoff | end_conversation.
+    action: str | None = None
+    # Model scores per candidate template id (neural arms); None for the rule-based arm.
+    scores: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    reply: AgentReply
+    state: DialogueState
+
+
+class Agent(Protocol):
+    """An arm: reads the state and the message, may act through dialogue.actions, replies."""
+
+    name: str
+
+    def respond(
+        self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
+    ) -> TurnOutcome:
+        """Produce this turn's reply and the next state; writes go through ``session``."""
+        ...

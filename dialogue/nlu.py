@@ -1,0 +1,221 @@
+"""Baseline NLU: a TF-IDF + logistic-regression intent classifier, patterns for order ids,
+emails, zip codes, names and cancellation reasons, and order reference resolution (by id, by
+"my last order", or by description) against the authenticated customer's *own* orders.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from dialogue.domain import CancelReason, OrderView
+from dialogue.nlu_bank import training_phrases
+
+ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])#?\s?[wW][\s-]?(\d{7})(?!\d)")
+BARE_ORDER_DIGITS_RE = re.compile(r"(?<![\d#A-Za-z])(\d{7})(?!\d)")
+# Something that looks like an order reference but is not in our format ("order 12345").
+ORDER_LIKE_RE = re.compile(r"(?<![A-Za-z0-9@.])#?[A-Za-z]{0,3}-?\d{4,12}(?![\d@])")
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+ZIP_RE = re.compile(r"(?<![\d#A-Za-z-])(\d{5})(?![\d-])")
+NAME_INTRO_RE = re.compile(
+    r"(?:my name is|my name's|name is|name:|this is|i am|i'm|it's|its)\s+"
+    r"([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)",
+    re.IGNORECASE,
+)
+BARE_NAME_RE = re.compile(r"^\s*([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)\s*[,.]?\s*(?:zip\s*(?:code)?\s*:?\s*)?(?:\d{5})?\s*[.!]?\s*$", re.IGNORECASE)
+ORDER_CONTEXT_RE = re.compile(
+    r"\border\s*(?:number|no\.?|id|#)?\s*(?:is|:)?\s*(#?[A-Za-z]{0,3}-?\d{3,12})(?!\d)", re.I
+)
+LAST_ORDER_RE = re.compile(r"\b(last|latest|most recent|newest)\b", re.I)
+ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
+            "4th": 3, "fifth": 4, "5th": 4}
+ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th)\b|^\s*#?([1-5])\s*[.)]?\s*$",
+                        re.IGNORECASE)
+REASON_PATTERNS: tuple[tuple[re.Pattern[str], CancelReason], ...] = (
+    (re.compile(r"mistake|accident|wrong (item|size|color|one)|didn't mean|by error|duplicate",
+                re.I), CancelReason.ORDERED_BY_MISTAKE),
+    (re.compile(r"better (price|deal)|cheaper|lower price|price elsewhere", re.I),
+     CancelReason.FOUND_BETTER_PRICE),
+    (re.compile(r"too (long|slow)|taking forever|late|delay|won't arrive in time", re.I),
+     CancelReason.TOO_SLOW),
+    (re.compile(r"(no longer|don't|do not|dont) (need|want)|not needed|changed my mind|"
+                r"not necessary|don't require|no need", re.I), CancelReason.NO_LONGER_NEEDED),
+)
+TOKEN_RE = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    "a an the my our your i me we it its it's this that one ones order orders item items thing "
+    "things stuff purchase bought buy ordered get got with for of to and or on in at from is was "
+    "be been about please hi hello hey want wanted need like would could can you cancel refund "
+    "status check where when what which return returned money back some any just my last".split()
+)
+NOT_NAMES = frozenset(
+    "no yes yeah yep nope thanks thank ok okay sure hello hey good morning bye goodbye zip code "
+    "cancel cancelled refund status human agent person help email not right wrong correct go "
+    "ahead do it please".split()
+)
+# Below this probability the classifier's intent is not trusted.
+MIN_INTENT_CONFIDENCE = 0.35
+
+
+@dataclass(frozen=True)
+class Parse:
+    """What the NLU read in one message (all fields are independent extractions)."""
+
+    intent: str  # refund_status|cancel_order|affirm|deny|greet|goodbye|human|out_of_scope|inform|unknown
+    confidence: float
+    order_numbers: tuple[str, ...]
+    unrecognized_order_refs: tuple[str, ...]
+    email: str | None
+    zip_code: str | None
+    name: tuple[str, str] | None
+    # Two bare words ("jane doe"): a name only when the agent has just asked for one.
+    bare_name: tuple[str, str] | None
+    cancel_reason: CancelReason | None
+    mentions_last_order: bool
+    ordinal: int | None
+    text: str
+
+
+class IntentClassifier:
+    """TF-IDF (word 1–2-grams + character 2–4-grams) and logistic regression, seeded."""
+
+    def __init__(self, phrases: Sequence[tuple[str, str]] | None = None) -> None:
+        rows = list(phrases if phrases is not None else training_phrases())
+        features = FeatureUnion(
+            [
+                ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)),
+                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
+            ]
+        )
+        self._pipeline = Pipeline(
+            [("features", features), ("clf", LogisticRegression(C=8.0, max_iter=3000, random_state=0))]
+        )
+        self._pipeline.fit([t for t, _ in rows], [label for _, label in rows])
+        self.labels: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
+
+    def predict(self, text: str) -> tuple[str, float]:
+        """The most likely label and its probability."""
+        probs = self._pipeline.predict_proba([text])[0]
+        best = int(probs.argmax())
+        return self.labels[best], float(probs[best])
+
+
+@lru_cache(maxsize=1)
+def default_classifier() -> IntentClassifier:
+    """The classifier trained on the project's phrase bank (trained once per process)."""
+    return IntentClassifier()
+
+
+def normalize_order_number(digits: str) -> str:
+    return f"#W{digits}"
+
+
+def _name(text: str, pattern: re.Pattern[str]) -> tuple[str, str] | None:
+    match = pattern.search(text)
+    if not match:
+        return None
+    first, last = match.group(1), match.group(2)
+    if {first.lower(), last.lower()} & (STOPWORDS | NOT_NAMES):
+        return None
+    return first.capitalize(), last.capitalize()
+
+
+def _cancel_reason(text: str) -> CancelReason | None:
+    for pattern, reason in REASON_PATTERNS:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+def parse(text: str, classifier: IntentClassifier | None = None) -> Parse:
+    """Read one (already cleaned) customer message."""
+    clf = classifier or default_classifier()
+    order_numbers = tuple(dict.fromkeys(normalize_order_number(m) for m in ORDER_ID_RE.findall(text)))
+    without_ids = ORDER_ID_RE.sub(" ", text)
+    email_match = EMAIL_RE.search(without_ids)
+    without_emails = EMAIL_RE.sub(" ", without_ids)
+    unrecognized = tuple(m for m in ORDER_CONTEXT_RE.findall(without_emails))
+    without_emails = ORDER_CONTEXT_RE.sub(" ", without_emails)
+    zip_match = ZIP_RE.search(without_emails)
+    if not order_numbers:
+        bare = BARE_ORDER_DIGITS_RE.findall(without_emails)
+        order_numbers = tuple(dict.fromkeys(normalize_order_number(d) for d in bare))
+    without_known = ZIP_RE.sub(" ", BARE_ORDER_DIGITS_RE.sub(" ", without_emails))
+    unrecognized += tuple(m.strip() for m in ORDER_LIKE_RE.findall(without_known))
+    ordinal_match = ORDINAL_RE.search(text)
+    ordinal = None
+    if ordinal_match:
+        word = ordinal_match.group(1)
+        ordinal = ORDINALS[word.lower()] if word else int(ordinal_match.group(2)) - 1
+    intent, confidence = clf.predict(text.lower())
+    if confidence < MIN_INTENT_CONFIDENCE:
+        intent = "unknown"
+    return Parse(
+        intent=intent,
+        confidence=confidence,
+        order_numbers=order_numbers,
+        unrecognized_order_refs=unrecognized,
+        email=email_match.group(0).lower() if email_match else None,
+        zip_code=zip_match.group(1) if zip_match else None,
+        name=None if email_match else _name(without_ids, NAME_INTRO_RE),
+        bare_name=None if email_match else _name(without_ids, BARE_NAME_RE),
+        cancel_reason=_cancel_reason(text),
+        mentions_last_order=bool(LAST_ORDER_RE.search(text)),
+        ordinal=ordinal,
+        text=text,
+    )
+
+
+def _singular(token: str) -> str:
+    if len(token) > 4 and token.endswith("es") and token[-3] in "sxz":
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        return token[:-1]
+    return token
+
+
+def _tokens(text: str) -> set[str]:
+    return {_singular(t) for t in TOKEN_RE.findall(text.lower()) if t not in STOPWORDS}
+
+
+def order_vocabulary(order: OrderView) -> set[str]:
+    """The words a customer may use for an order: titles, categories and attribute values."""
+    words: set[str] = set()
+    for line in order.lines:
+        words |= _tokens(line.title) | _tokens(line.category)
+        for _key, value in line.attributes:
+            words |= _tokens(value)
+    return words
+
+
+def match_orders_by_description(text: str, orders: Sequence[OrderView]) -> tuple[OrderView, ...]:
+    """The customer's orders that best fit a description, best first; () when nothing fits.
+
+    Query words are weighted by how rare they are among *this customer's* orders (IDF), so
+    "the blue water bottle" prefers the one blue bottle over every other bottle. Ties are all
+    returned: the caller asks the customer to choose.
+    """
+    query = _tokens(text)
+    if not query or not orders:
+        return ()
+    vocabularies = [order_vocabulary(o) for o in orders]
+    df = Counter(word for vocab in vocabularies for word in vocab & query)
+    n = len(orders)
+    scored: list[tuple[float, int]] = []
+    for index, vocab in enumerate(vocabularies):
+        hits = vocab & query
+        if hits:
+            score = sum(math.log((n + 1) / (df[w] + 0.5)) for w in hits) + len(hits)
+            scored.append((score, index))
+    if not scored:
+        return ()
+    best = max(score for score, _ in scored)
+    return tuple(orders[i] for score, i in scored if math.isclose(score, best))
