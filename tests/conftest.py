@@ -102,3 +102,34 @@ def copy_sqlite(template: Path, dest_dir: Path) -> str:
     dest = dest_dir / template.name
     shutil.copyfile(template, dest)
     return f"sqlite:///{dest}"
+
+
+# ---- seeded worlds -----------------------------------------------------------------------------
+SMALL_WORLD = {"seed": 11, "customers": 300, "items": 150}
+
+
+@pytest.fixture(scope="session")
+def small_world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file holding a small seeded world, built once per test session."""
+    from simulator.world import WorldConfig, seed_world
+
+    path = tmp_path_factory.mktemp("world") / "world.sqlite3"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session, session.begin():
+        seed_world(session, WorldConfig(**SMALL_WORLD))
+    with engine.connect() as conn:  # fold the WAL into the main file so a plain copy is complete
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def world_sessions(small_world_file: Path, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a private copy of the small world (each test may change it freely)."""
+    engine = make_engine(copy_sqlite(small_world_file, tmp_path))
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
