@@ -84,6 +84,13 @@ class Parse:
     text: str
 
 
+def mask_entities(text: str) -> str:
+    """Replace order ids, emails and numbers by placeholders so their digits never sway the intent."""
+    text = ORDER_ID_RE.sub(" orderid ", text)
+    text = EMAIL_RE.sub(" emailaddress ", text)
+    return re.sub(r"\d+", " num ", text).lower()
+
+
 class IntentClassifier:
     """TF-IDF (word 1–2-grams + character 2–4-grams) and logistic regression, seeded."""
 
@@ -98,12 +105,12 @@ class IntentClassifier:
         self._pipeline = Pipeline(
             [("features", features), ("clf", LogisticRegression(C=8.0, max_iter=3000, random_state=0))]
         )
-        self._pipeline.fit([t for t, _ in rows], [label for _, label in rows])
+        self._pipeline.fit([mask_entities(t) for t, _ in rows], [label for _, label in rows])
         self.labels: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
 
     def predict(self, text: str) -> tuple[str, float]:
         """The most likely label and its probability."""
-        probs = self._pipeline.predict_proba([text])[0]
+        probs = self._pipeline.predict_proba([mask_entities(text)])[0]
         best = int(probs.argmax())
         return self.labels[best], float(probs[best])
 

@@ -56,6 +56,8 @@ class RulesConfig:
     max_order_misses: int = 3
     # Out-of-scope requests are handed off only above this classifier confidence.
     out_of_scope_confidence: float = 0.6
+    # Switching from one flow to the other needs at least this classifier confidence.
+    intent_switch_confidence: float = 0.6
 
 
 def is_affirmation(parse: nlu.Parse) -> bool:
@@ -130,6 +132,9 @@ class RulesAgent:
         ):
             return self._say("out_of_scope", state, ctx)
         new_intent = INTENTS.get(parse.intent)
+        if new_intent is not None and state.intent not in (None, new_intent):
+            if parse.confidence < self.config.intent_switch_confidence:
+                new_intent = None  # a weak guess never switches a running flow
         if new_intent is None and state.intent is None and parse.cancel_reason is not None:
             new_intent = Intent.CANCEL_ORDER if "cancel" in parse.text.lower() else None
         if state.awaiting == Awaiting.ANYTHING_ELSE and new_intent is None:
@@ -143,6 +148,7 @@ class RulesAgent:
             state = state.forget_order().update(intent=new_intent, awaiting=None)
         just_authenticated = False
         if state.customer_id is None:
+            state = self._remember_before_auth(state, parse)
             authenticated = self._authenticate(session, state, parse, ctx)
             if isinstance(authenticated, TurnOutcome):
                 return authenticated
@@ -185,6 +191,15 @@ class RulesAgent:
         return self._say("clarify", state, ctx, clarifications=state.clarifications + 1)
 
     # ---- authentication ------------------------------------------------------------------
+    @staticmethod
+    def _remember_before_auth(state: DialogueState, parse: nlu.Parse) -> DialogueState:
+        """Keep what the customer said about their order for after authentication (no lookup)."""
+        if parse.order_numbers:
+            state = state.update(pending_order_ref=parse.order_numbers[0])
+        if parse.cancel_reason is not None and state.intent != Intent.REFUND_STATUS:
+            state = state.update(cancel_reason=parse.cancel_reason)
+        return state
+
     def _authenticate(
         self, session: Session, state: DialogueState, parse: nlu.Parse, ctx: TurnContext
     ) -> TurnOutcome | DialogueState:
@@ -223,14 +238,14 @@ class RulesAgent:
         self, state: DialogueState, parse: nlu.Parse, record: CustomerRecord, ctx: TurnContext
     ) -> tuple[DialogueState, OrderView] | TurnOutcome:
         named = [n for n in parse.order_numbers if n != state.order_number]
+        if not named and state.pending_order_ref is not None and state.order_number is None:
+            named = [state.pending_order_ref]
+        state = state.update(pending_order_ref=None)
         if named:
             order = record.order(named[0])
             if order is None:
                 return self._order_miss(state, named[0], ctx)
-            state = state.forget_order().update(order_number=order.order_number, awaiting=None)
-            if parse.cancel_reason is not None:
-                state = state.update(cancel_reason=parse.cancel_reason)
-            return state, order
+            return self._chosen(state, order, parse)
         if state.order_number is not None:
             current = record.order(state.order_number)
             if current is not None:
@@ -273,12 +288,15 @@ class RulesAgent:
             state = state.update(order_misses=misses)
         return self._say("request_order", state, ctx, awaiting=Awaiting.ORDER)
 
+    @staticmethod
     def _chosen(
-        self, state: DialogueState, order: OrderView, parse: nlu.Parse
+        state: DialogueState, order: OrderView, parse: nlu.Parse
     ) -> tuple[DialogueState, OrderView]:
-        state = state.forget_order().update(order_number=order.order_number, awaiting=None)
-        if parse.cancel_reason is not None:
-            state = state.update(cancel_reason=parse.cancel_reason)
+        """Make ``order`` the current one; a reason given before any order was chosen is kept."""
+        reason = parse.cancel_reason or (state.cancel_reason if state.order_number is None else None)
+        state = state.forget_order().update(
+            order_number=order.order_number, awaiting=None, cancel_reason=reason
+        )
         return state, order
 
     def _order_miss(self, state: DialogueState, ref: str, ctx: TurnContext) -> TurnOutcome:

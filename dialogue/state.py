@@ -39,6 +39,9 @@ class DialogueState:
     pending_name: tuple[str, str] | None = None
     # The identified order (one of the authenticated customer's own order numbers).
     order_number: str | None = None
+    # An order id the customer typed before authenticating: resolved (against their own orders)
+    # only once they have authenticated.
+    pending_order_ref: str | None = None
     # Orders offered for disambiguation (the customer's own order numbers).
     candidate_orders: tuple[str, ...] = ()
     cancel_reason: CancelReason | None = None
