@@ -82,6 +82,8 @@ class Parse:
     mentions_last_order: bool
     ordinal: int | None
     text: str
+    # The text without emails, order ids, zip codes and a stated name: what may describe an order.
+    description_text: str = ""
 
 
 def mask_entities(text: str) -> str:
@@ -178,7 +180,17 @@ def parse(text: str, classifier: IntentClassifier | None = None) -> Parse:
         mentions_last_order=bool(LAST_ORDER_RE.search(text)),
         ordinal=ordinal,
         text=text,
+        description_text=_description_text(text),
     )
+
+
+def _description_text(text: str) -> str:
+    """Drop identity details so "jean.doyle@example.com" never matches a pair of jeans."""
+    text = ORDER_ID_RE.sub(" ", text)
+    text = EMAIL_RE.sub(" ", text)
+    text = ZIP_RE.sub(" ", text)
+    text = NAME_INTRO_RE.sub(" ", text)
+    return " ".join(text.split())
 
 
 def _singular(token: str) -> str:

@@ -161,7 +161,7 @@ class RulesAgent:
             if just_authenticated or parse.intent in ("greet", "affirm", "inform"):
                 return self._ask_intent(state, ctx, record.profile.first_name)
             return self._clarify(state, ctx)
-        identified = self._identify_order(state, parse, record, ctx)
+        identified = self._identify_order(state, parse, record, ctx, just_authenticated)
         if isinstance(identified, TurnOutcome):
             return identified
         state, order = identified
@@ -235,7 +235,12 @@ class RulesAgent:
 
     # ---- order identification ------------------------------------------------------------
     def _identify_order(
-        self, state: DialogueState, parse: nlu.Parse, record: CustomerRecord, ctx: TurnContext
+        self,
+        state: DialogueState,
+        parse: nlu.Parse,
+        record: CustomerRecord,
+        ctx: TurnContext,
+        just_authenticated: bool = False,
     ) -> tuple[DialogueState, OrderView] | TurnOutcome:
         named = [n for n in parse.order_numbers if n != state.order_number]
         if not named and state.pending_order_ref is not None and state.order_number is None:
@@ -260,8 +265,8 @@ class RulesAgent:
         matches: tuple[OrderView, ...] = ()
         if parse.mentions_last_order and pool:
             matches = (pool[0],)
-        elif self.config.match_descriptions:
-            matches = nlu.match_orders_by_description(parse.text, pool)
+        elif self.config.match_descriptions and not (just_authenticated and parse.bare_name):
+            matches = nlu.match_orders_by_description(parse.description_text, pool)
         if len(matches) == 1:
             return self._chosen(state, matches[0], parse)
         if len(matches) > 1:

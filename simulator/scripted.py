@@ -37,7 +37,8 @@ OPENERS = {
                            "hello, has my refund gone through yet?",
                            "I returned something and want to know about the refund"),
 }
-END_ACTS = frozenset({"closing", "handoff", "handoff_requested", "out_of_scope", "refund_failed"})
+# Goals whose correct outcome is a hand-off (the policy sends failed refunds to a human).
+HANDOFF_GOALS = frozenset({"refund_failed"})
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,19 @@ class ScriptResult:
     handed_off: bool
     goal_act_seen: bool
     store_ok: bool
+    # Changes the store should not show (wrong order changed, another customer touched).
+    wrong_changes: tuple[str, ...] = field(default=())
+    # Everything that went wrong, the goal's missing side effect included.
     problems: tuple[str, ...] = field(default=())
 
     @property
     def completed(self) -> bool:
-        return self.goal_act_seen and self.store_ok and not self.handed_off
+        """The goal was met as the policy requires, and the store shows exactly that.
+
+        A failed refund must go to a human (policy), so there the hand-off *is* the goal.
+        """
+        handoff_expected = bool(self.script.expected_acts & HANDOFF_GOALS)
+        return self.goal_act_seen and self.store_ok and (handoff_expected or not self.handed_off)
 
 
 def _description(order: OrderView) -> str:
@@ -188,17 +197,22 @@ def _snapshot(session: Session, customer_id: int) -> dict[str, tuple[str, int]]:
     return {number: (status, counts[oid]) for number, status, oid in rows}
 
 
-def _store_problems(script: Script, before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]]) -> list[str]:
-    problems = []
+def _store_problems(
+    script: Script, before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]]
+) -> tuple[list[str], list[str]]:
+    """(wrong changes, missing goal effects) between two snapshots of the customer's orders."""
+    wrong: list[str] = []
+    missing: list[str] = []
     for number, (status, refunds) in before.items():
         new_status, new_refunds = after[number]
-        target = number == script.order_number
-        if target and "cancel_done" in script.expected_acts:
-            if new_status != "cancelled" or new_refunds != refunds + 1:
-                problems.append(f"{number}: expected cancelled with one new refund, got {new_status}")
+        if number == script.order_number and "cancel_done" in script.expected_acts:
+            if (new_status, new_refunds) == (status, refunds):
+                missing.append(f"{number}: expected cancelled with one new refund, still {status}")
+            elif (new_status, new_refunds) != ("cancelled", refunds + 1):
+                wrong.append(f"{number}: {status}->{new_status}, refunds {refunds}->{new_refunds}")
         elif (new_status, new_refunds) != (status, refunds):
-            problems.append(f"{number}: changed unexpectedly ({status}->{new_status})")
-    return problems
+            wrong.append(f"{number}: changed unexpectedly ({status}->{new_status})")
+    return wrong, missing
 
 
 def run_script(runner: ConversationRunner, script: Script, *, seed: int = 0) -> ScriptResult:
@@ -225,21 +239,26 @@ def run_script(runner: ConversationRunner, script: Script, *, seed: int = 0) -> 
         action_rows = session.scalars(
             select(models.ActionLog).where(models.ActionLog.conversation_id == conversation_id)
         ).all()
-    problems = _store_problems(script, before, after)
+    wrong, missing = _store_problems(script, before, after)
+    done = [r for r in action_rows if r.action == "cancel_order" and r.outcome == "done"]
     if "cancel_done" in script.expected_acts:
-        done = [r for r in action_rows if r.action == "cancel_order" and r.outcome == "done"]
-        if len(done) != 1 or done[0].customer_id != script.customer_id:
-            problems.append(f"expected one logged cancel_order, got {len(done)}")
+        if len(done) > 1:
+            wrong.append(f"{len(done)} logged cancellations")
+        elif not done:
+            missing.append("no logged cancel_order")
+    elif done:
+        wrong.append("a cancellation was logged for a goal that needs none")
     if any(r.customer_id != script.customer_id for r in action_rows):
-        problems.append("an action touched another customer")
+        wrong.append("an action touched another customer")
     return ScriptResult(
         script=script,
         transcript=tuple(transcript),
         acts=tuple(acts),
         handed_off=handed_off,
         goal_act_seen=bool(script.expected_acts & set(acts)),
-        store_ok=not problems,
-        problems=tuple(problems),
+        store_ok=not wrong and not missing,
+        wrong_changes=tuple(wrong),
+        problems=tuple(wrong + missing),
     )
 
 
