@@ -72,7 +72,9 @@ def _previous(session: Session, key: str) -> models.ActionLog | None:
 
 def _check_same_request(row: models.ActionLog, action: str, params: dict[str, Any]) -> None:
     if row.action != action or row.params != params:
-        raise IdempotencyConflict(f"idempotency key {row.idempotency_key!r} was used for another request")
+        raise IdempotencyConflict(
+            f"idempotency key {row.idempotency_key!r} was used for another request"
+        )
 
 
 def _log(
@@ -187,7 +189,10 @@ def cancel_order(
         raise OrderNotFound(order_number)
     view = order_view(row)
     if not may_cancel(
-        view, customer_id=customer_id, reason_known=reason is not None, confirmed_order=confirmed_order
+        view,
+        customer_id=customer_id,
+        reason_known=reason is not None,
+        confirmed_order=confirmed_order,
     ):
         eligibility = cancel_eligibility(view)
         why = (

@@ -22,14 +22,20 @@ from dialogue.store.session import (
     upgrade,
 )
 
-app = typer.Typer(help="csbot: refund-status and cancellation customer-service agents.", no_args_is_help=True)
+app = typer.Typer(
+    help="csbot: refund-status and cancellation customer-service agents.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 world_app = typer.Typer(help="Seed or import the store's world.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(world_app, name="world")
 
 DatabaseOption = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: CSBOT_DATABASE_URL or the embedded SQLite file)")
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL (default: CSBOT_DATABASE_URL or the embedded SQLite file)",
+    ),
 ]
 
 
@@ -141,7 +147,9 @@ def _format_summary(summary: object) -> str:
 @app.command()
 def chat(
     database_url: DatabaseOption = None,
-    no_descriptions: Annotated[bool, typer.Option(help="turn off order description matching")] = False,
+    no_descriptions: Annotated[
+        bool, typer.Option(help="turn off order description matching")
+    ] = False,
 ) -> None:
     """Talk to the rule-based agent in the terminal (seeds a world first if the store is empty)."""
     settings = Settings()
@@ -171,10 +179,13 @@ def chat(
 def demo(
     dialogues: Annotated[int, typer.Option(min=1, help="scripted dialogues to run")] = 200,
     show: Annotated[int, typer.Option(min=0, help="transcripts to print")] = 3,
-    database_url: Annotated[str | None, typer.Option("--database-url", help="default: a fresh demo.sqlite3 in the data dir")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="default: a fresh demo.sqlite3 in the data dir"),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
-    """Seed a world, run scripted dialogues through the rule-based agent, print them and a summary."""
+    """Seed a world, run scripted dialogues through the rule-based agent, print a summary."""
     from simulator.scripted import run_corpus
     from simulator.world import WorldConfig, seed_world
 
@@ -190,15 +201,24 @@ def demo(
     started = time.perf_counter()
     sessions = _sessions(url)
     with sessions() as session, session.begin():
-        summary = seed_world(session, WorldConfig(seed=seed, customers=settings.world_customers, items=settings.world_items))
+        summary = seed_world(
+            session,
+            WorldConfig(seed=seed, customers=settings.world_customers, items=settings.world_items),
+        )
     seeded = time.perf_counter()
-    typer.echo(f"World (seed {seed}) in {url}: {summary.customers} customers, {summary.items} items, "
-               f"{sum(summary.orders_by_status.values())} orders ({seeded - started:.1f}s)")
-    report = run_corpus(sessions, RulesAgent(), n=dialogues, seed=seed, max_message_chars=settings.max_message_chars)
+    typer.echo(
+        f"World (seed {seed}) in {url}: {summary.customers} customers, {summary.items} items, "
+        f"{sum(summary.orders_by_status.values())} orders ({seeded - started:.1f}s)"
+    )
+    report = run_corpus(
+        sessions, RulesAgent(), n=dialogues, seed=seed, max_message_chars=settings.max_message_chars
+    )
     elapsed = time.perf_counter() - seeded
     for result in report.results[:show]:
         s = result.script
-        typer.echo(f"\n--- {s.id}: {s.intent.value}, order by {s.refer_by}, auth by {s.auth_by} ---")
+        typer.echo(
+            f"\n--- {s.id}: {s.intent.value}, order by {s.refer_by}, auth by {s.auth_by} ---"
+        )
         for speaker, text in result.transcript:
             typer.echo(f"{'customer' if speaker == 'customer' else '   agent'}: {text}")
         typer.echo(f"[{'completed' if result.completed else 'NOT completed'}]")
@@ -210,7 +230,9 @@ def demo(
         typer.echo(f"  by {key}: {parts}")
     failed = [r for r in report.results if not r.completed]
     for result in failed[:5]:
-        typer.echo(f"  not completed: {result.script.id} acts={list(result.acts)} {list(result.problems)}")
+        typer.echo(
+            f"  not completed: {result.script.id} acts={list(result.acts)} {list(result.problems)}"
+        )
     typer.echo(f"completion_rate: {report.completion_rate:.3f}")
     if report.completion_rate < 0.95:
         sys.exit(1)

@@ -98,7 +98,9 @@ class ConversationRunner:
                     conversation.ended_at = now
                     session.add(
                         models.Handoff(
-                            conversation_id=conversation_id, reason=outcome.reply.act, created_at=now
+                            conversation_id=conversation_id,
+                            reason=outcome.reply.act,
+                            created_at=now,
                         )
                     )
                 elif outcome.state.ended:
@@ -171,6 +173,8 @@ class ConversationRunner:
             conversation.status = "handed_off"
             conversation.ended_at = now
             session.add(
-                models.Handoff(conversation_id=conversation_id, reason="agent_error", created_at=now)
+                models.Handoff(
+                    conversation_id=conversation_id, reason="agent_error", created_at=now
+                )
             )
         return reply

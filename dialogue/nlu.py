@@ -30,24 +30,53 @@ NAME_INTRO_RE = re.compile(
     r"([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)",
     re.IGNORECASE,
 )
-BARE_NAME_RE = re.compile(r"^\s*([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)\s*[,.]?\s*(?:zip\s*(?:code)?\s*:?\s*)?(?:\d{5})?\s*[.!]?\s*$", re.IGNORECASE)
+BARE_NAME_RE = re.compile(
+    r"^\s*([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)\s*[,.]?\s*(?:zip\s*(?:code)?\s*:?\s*)?(?:\d{5})?\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
 ORDER_CONTEXT_RE = re.compile(
     r"\border\s*(?:number|no\.?|id|#)?\s*(?:is|:)?\s*(#?[A-Za-z]{0,3}-?\d{3,12})(?!\d)", re.I
 )
 LAST_ORDER_RE = re.compile(r"\b(last|latest|most recent|newest)\b", re.I)
-ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
-            "4th": 3, "fifth": 4, "5th": 4}
-ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th)\b|^\s*#?([1-5])\s*[.)]?\s*$",
-                        re.IGNORECASE)
+ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "fourth": 3,
+    "4th": 3,
+    "fifth": 4,
+    "5th": 4,
+}
+ORDINAL_RE = re.compile(
+    r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th)\b|^\s*#?([1-5])\s*[.)]?\s*$",
+    re.IGNORECASE,
+)
 REASON_PATTERNS: tuple[tuple[re.Pattern[str], CancelReason], ...] = (
-    (re.compile(r"mistake|accident|wrong (item|size|color|one)|didn't mean|by error|duplicate",
-                re.I), CancelReason.ORDERED_BY_MISTAKE),
-    (re.compile(r"better (price|deal)|cheaper|lower price|price elsewhere", re.I),
-     CancelReason.FOUND_BETTER_PRICE),
-    (re.compile(r"too (long|slow)|taking forever|late|delay|won't arrive in time", re.I),
-     CancelReason.TOO_SLOW),
-    (re.compile(r"(no longer|don't|do not|dont) (need|want)|not needed|changed my mind|"
-                r"not necessary|don't require|no need", re.I), CancelReason.NO_LONGER_NEEDED),
+    (
+        re.compile(
+            r"mistake|accident|wrong (item|size|color|one)|didn't mean|by error|duplicate", re.I
+        ),
+        CancelReason.ORDERED_BY_MISTAKE,
+    ),
+    (
+        re.compile(r"better (price|deal)|cheaper|lower price|price elsewhere", re.I),
+        CancelReason.FOUND_BETTER_PRICE,
+    ),
+    (
+        re.compile(r"too (long|slow)|taking forever|late|delay|won't arrive in time", re.I),
+        CancelReason.TOO_SLOW,
+    ),
+    (
+        re.compile(
+            r"(no longer|don't|do not|dont) (need|want)|not needed|changed my mind|"
+            r"not necessary|don't require|no need",
+            re.I,
+        ),
+        CancelReason.NO_LONGER_NEEDED,
+    ),
 )
 TOKEN_RE = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -69,7 +98,9 @@ MIN_INTENT_CONFIDENCE = 0.35
 class Parse:
     """What the NLU read in one message (all fields are independent extractions)."""
 
-    intent: str  # refund_status|cancel_order|affirm|deny|greet|goodbye|human|out_of_scope|inform|unknown
+    # refund_status | cancel_order | affirm | deny | greet | goodbye | human | out_of_scope |
+    # inform | unknown
+    intent: str
     confidence: float
     order_numbers: tuple[str, ...]
     unrecognized_order_refs: tuple[str, ...]
@@ -87,7 +118,7 @@ class Parse:
 
 
 def mask_entities(text: str) -> str:
-    """Replace order ids, emails and numbers by placeholders so their digits never sway the intent."""
+    """Replace order ids, emails and numbers by placeholders: digits never sway the intent."""
     text = ORDER_ID_RE.sub(" orderid ", text)
     text = EMAIL_RE.sub(" emailaddress ", text)
     return re.sub(r"\d+", " num ", text).lower()
@@ -101,11 +132,17 @@ class IntentClassifier:
         features = FeatureUnion(
             [
                 ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)),
-                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
+                (
+                    "char",
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+                ),
             ]
         )
         self._pipeline = Pipeline(
-            [("features", features), ("clf", LogisticRegression(C=8.0, max_iter=3000, random_state=0))]
+            [
+                ("features", features),
+                ("clf", LogisticRegression(C=8.0, max_iter=3000, random_state=0)),
+            ]
         )
         self._pipeline.fit([mask_entities(t) for t, _ in rows], [label for _, label in rows])
         self.labels: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
@@ -147,7 +184,9 @@ def _cancel_reason(text: str) -> CancelReason | None:
 def parse(text: str, classifier: IntentClassifier | None = None) -> Parse:
     """Read one (already cleaned) customer message."""
     clf = classifier or default_classifier()
-    order_numbers = tuple(dict.fromkeys(normalize_order_number(m) for m in ORDER_ID_RE.findall(text)))
+    order_numbers = tuple(
+        dict.fromkeys(normalize_order_number(m) for m in ORDER_ID_RE.findall(text))
+    )
     without_ids = ORDER_ID_RE.sub(" ", text)
     email_match = EMAIL_RE.search(without_ids)
     without_emails = EMAIL_RE.sub(" ", without_ids)

@@ -77,7 +77,9 @@ def refund_expected_by(kind: PaymentKind, start: datetime) -> datetime | None:
     """When a refund started at ``start`` should land; None for gift cards (at once)."""
     if refund_is_immediate(kind):
         return None
-    day = np.busday_offset(np.datetime64(start.date(), "D"), REFUND_BUSINESS_DAYS_MAX, roll="forward")
+    day = np.busday_offset(
+        np.datetime64(start.date(), "D"), REFUND_BUSINESS_DAYS_MAX, roll="forward"
+    )
     return datetime.combine(day.astype(datetime), start.time()) + timedelta(0)
 
 

@@ -217,7 +217,9 @@ class RulesAgent:
                 session, first_name=name[0], last_name=name[1], zip_code=parse.zip_code
             )
         elif name:
-            return self._say("request_auth_zip", state, ctx, pending_name=name, awaiting=Awaiting.AUTH_ZIP)
+            return self._say(
+                "request_auth_zip", state, ctx, pending_name=name, awaiting=Awaiting.AUTH_ZIP
+            )
         if profile is not None:
             return state.update(customer_id=profile.id, pending_name=None, awaiting=None)
         if attempted:
@@ -225,7 +227,12 @@ class RulesAgent:
             if failures >= MAX_AUTH_FAILURES:
                 return self._say("handoff", state, ctx, auth_failures=failures)
             return self._say(
-                "auth_failed", state, ctx, auth_failures=failures, pending_name=None, awaiting=Awaiting.AUTH
+                "auth_failed",
+                state,
+                ctx,
+                auth_failures=failures,
+                pending_name=None,
+                awaiting=Awaiting.AUTH,
             )
         if state.intent is None and parse.intent in ("greet", "unknown", "inform", "affirm"):
             if parse.intent == "unknown" and state.last_act is not None:
@@ -298,7 +305,9 @@ class RulesAgent:
         state: DialogueState, order: OrderView, parse: nlu.Parse
     ) -> tuple[DialogueState, OrderView]:
         """Make ``order`` the current one; a reason given before any order was chosen is kept."""
-        reason = parse.cancel_reason or (state.cancel_reason if state.order_number is None else None)
+        reason = parse.cancel_reason or (
+            state.cancel_reason if state.order_number is None else None
+        )
         state = state.forget_order().update(
             order_number=order.order_number, awaiting=None, cancel_reason=reason
         )
@@ -372,7 +381,13 @@ class RulesAgent:
             if act == "cannot_cancel_shipped" and "member_priority" in facts:
                 act = "cannot_cancel_shipped_member"
             return self._say(
-                act, state, ctx, facts=facts, slots=slots, resolved=done, awaiting=Awaiting.ANYTHING_ELSE
+                act,
+                state,
+                ctx,
+                facts=facts,
+                slots=slots,
+                resolved=done,
+                awaiting=Awaiting.ANYTHING_ELSE,
             )
         if (
             state.awaiting == Awaiting.CANCEL_CONFIRMATION
@@ -382,15 +397,25 @@ class RulesAgent:
                 return self._execute_cancel(session, state, order, record, ctx, facts, slots, done)
             if is_denial(parse):
                 return self._say(
-                    "cancel_kept", state, ctx, facts=facts, slots=slots, resolved=done,
-                    confirmation_for=None, awaiting=Awaiting.ANYTHING_ELSE,
+                    "cancel_kept",
+                    state,
+                    ctx,
+                    facts=facts,
+                    slots=slots,
+                    resolved=done,
+                    confirmation_for=None,
+                    awaiting=Awaiting.ANYTHING_ELSE,
                 )
         reason = state.cancel_reason or parse.cancel_reason
         if reason is None and state.awaiting == Awaiting.CANCEL_REASON:
             reason = CancelReason.OTHER
         if reason is None:
             return self._say(
-                "request_cancel_reason", state, ctx, facts=facts, slots=slots,
+                "request_cancel_reason",
+                state,
+                ctx,
+                facts=facts,
+                slots=slots,
                 awaiting=Awaiting.CANCEL_REASON,
             )
         return self._say(

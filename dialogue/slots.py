@@ -35,7 +35,7 @@ def refund_timing(kind: PaymentKind) -> str:
 
 
 def item_summary(order: OrderView) -> str:
-    """"Blue Water Bottle" / "Blue Water Bottle and Desk Lamp" / "… and 2 more items"."""
+    """ "Blue Water Bottle" / "Blue Water Bottle and Desk Lamp" / "… and 2 more items"."""
     titles = [line.title for line in order.lines]
     if not titles:
         return "no items"

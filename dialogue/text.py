@@ -39,9 +39,7 @@ def _decode(raw: str | bytes) -> str:
 
 
 def _strip_controls(text: str) -> str:
-    return "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text
-    )
+    return "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
 
 
 def clean_message(raw: str | bytes, *, max_chars: int) -> CustomerMessage:

@@ -28,14 +28,25 @@ from dialogue.store import models, repository
 ReferBy = Literal["id", "description", "last"]
 AuthBy = Literal["email", "name_zip"]
 MAX_TURNS = 14
-REASONS = ("I don't need it anymore", "ordered it by mistake", "found a better price elsewhere",
-           "it's taking too long")
+REASONS = (
+    "I don't need it anymore",
+    "ordered it by mistake",
+    "found a better price elsewhere",
+    "it's taking too long",
+)
 OPENERS = {
-    Intent.CANCEL_ORDER: ("Hi, I'd like to cancel an order", "can you cancel something I ordered?",
-                          "I need to cancel my order please", "hello, I want to cancel a purchase"),
-    Intent.REFUND_STATUS: ("Hi, where is my refund?", "I'm checking on the status of a refund",
-                           "hello, has my refund gone through yet?",
-                           "I returned something and want to know about the refund"),
+    Intent.CANCEL_ORDER: (
+        "Hi, I'd like to cancel an order",
+        "can you cancel something I ordered?",
+        "I need to cancel my order please",
+        "hello, I want to cancel a purchase",
+    ),
+    Intent.REFUND_STATUS: (
+        "Hi, where is my refund?",
+        "I'm checking on the status of a refund",
+        "hello, has my refund gone through yet?",
+        "I returned something and want to know about the refund",
+    ),
 }
 # Goals whose correct outcome is a hand-off (the policy sends failed refunds to a human).
 HANDOFF_GOALS = frozenset({"refund_failed"})
@@ -132,7 +143,11 @@ def build_scripts(session: Session, n: int, *, seed: int = 0) -> list[Script]:
         if intent == Intent.REFUND_STATUS:
             pool = [o for o in record.orders if o.refunds]
         else:
-            open_orders = [o for o in record.orders if o.status in (OrderStatus.PENDING, OrderStatus.PROCESSING)]
+            open_orders = [
+                o
+                for o in record.orders
+                if o.status in (OrderStatus.PENDING, OrderStatus.PROCESSING)
+            ]
             pool = open_orders if open_orders and rng.random() < 0.7 else list(record.orders)
         if not pool:
             continue
@@ -140,7 +155,9 @@ def build_scripts(session: Session, n: int, *, seed: int = 0) -> list[Script]:
         refer_by: ReferBy = rng.choice(("id", "id", "description", "description"))
         if order is record.orders[0] and rng.random() < 0.3:
             refer_by = "last"
-        auth_by: AuthBy = "name_zip" if rng.random() < 0.4 and _name_zip_unique(session, record) else "email"
+        auth_by: AuthBy = (
+            "name_zip" if rng.random() < 0.4 and _name_zip_unique(session, record) else "email"
+        )
         profile = record.profile
         priority = profile.membership.value in ("silver", "gold")
         scripts.append(
@@ -180,18 +197,25 @@ def _customer_says(script: Script, act: str, reply: str, turn: int, rng: random.
     if act == "request_cancel_reason":
         return script.reason
     if act == "request_cancel_confirmation":
-        return "yes, please cancel it" if script.order_number in reply else "no, that's the wrong order"
+        return (
+            "yes, please cancel it"
+            if script.order_number in reply
+            else "no, that's the wrong order"
+        )
     return "no thanks, that's all"
 
 
 def _snapshot(session: Session, customer_id: int) -> dict[str, tuple[str, int]]:
     rows = session.execute(
-        select(models.Order.order_number, models.Order.status, models.Order.id)
-        .where(models.Order.customer_id == customer_id)
+        select(models.Order.order_number, models.Order.status, models.Order.id).where(
+            models.Order.customer_id == customer_id
+        )
     ).all()
     counts = Counter(
         session.scalars(
-            select(models.Refund.order_id).join(models.Order).where(models.Order.customer_id == customer_id)
+            select(models.Refund.order_id)
+            .join(models.Order)
+            .where(models.Order.customer_id == customer_id)
         ).all()
     )
     return {number: (status, counts[oid]) for number, status, oid in rows}
@@ -286,7 +310,11 @@ class CorpusReport:
 
 
 def run_corpus(
-    sessions: sessionmaker[Session], agent: Agent, *, n: int = 200, seed: int = 0,
+    sessions: sessionmaker[Session],
+    agent: Agent,
+    *,
+    n: int = 200,
+    seed: int = 0,
     max_message_chars: int = 2000,
 ) -> CorpusReport:
     """Build ``n`` scripts from the world in ``sessions`` and play them all through ``agent``."""

@@ -1,7 +1,8 @@
 """Shared fixtures: migrated stores on SQLite and PostgreSQL, and small seeded worlds.
 
 PostgreSQL: ``CSBOT_TEST_POSTGRES_URL`` (default: the local server at 127.0.0.1:5432, database
-``test``, user ``postgres``). Each test session works in its own schema, dropped at the end. When the
+``test``, user ``postgres``). Each test session works in its own schema, dropped at the end.
+When the
 server is unreachable the PostgreSQL tests skip on a developer's machine and FAIL under ``CI=true``.
 """
 
@@ -52,7 +53,9 @@ def _postgres_schema_url() -> Iterator[str]:
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A freshly migrated (``alembic upgrade head``) database URL, once per backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.sqlite3'}"

@@ -59,10 +59,13 @@ def acts(replies: Sequence[AgentReply]) -> list[str]:
 def store_fingerprint(sessions: sessionmaker[Session]) -> tuple[object, ...]:
     """Everything an action could change: order statuses, refunds and the action log."""
     with sessions() as session:
-        statuses = tuple(session.execute(
-            select(models.Order.status, func.count()).group_by(models.Order.status)
-            .order_by(models.Order.status)
-        ).all())
+        statuses = tuple(
+            session.execute(
+                select(models.Order.status, func.count())
+                .group_by(models.Order.status)
+                .order_by(models.Order.status)
+            ).all()
+        )
         refunds = session.scalar(select(func.count()).select_from(models.Refund))
         actions = session.scalar(select(func.count()).select_from(models.ActionLog))
     return statuses, refunds, actions

@@ -46,20 +46,33 @@ def _order(sessions: sessionmaker[Session], status: str) -> tuple[int, str, str]
 def _state(sessions: sessionmaker[Session], number: str) -> tuple[str, int, int]:
     """(order status, refunds on the order, action-log rows) for one order."""
     with sessions() as session:
-        order = session.scalars(select(models.Order).where(models.Order.order_number == number)).one()
+        order = session.scalars(
+            select(models.Order).where(models.Order.order_number == number)
+        ).one()
         refunds = session.scalar(select(func.count()).where(models.Refund.order_id == order.id))
         logs = session.scalar(select(func.count()).select_from(models.ActionLog))
         return order.status, int(refunds or 0), int(logs or 0)
 
 
-def _cancel(sessions: sessionmaker[Session], customer_id: int, number: str, *, key: str = "k1",
-            reason: CancelReason | None = CancelReason.NO_LONGER_NEEDED,
-            confirmed: str | None = "same") -> object:
+def _cancel(
+    sessions: sessionmaker[Session],
+    customer_id: int,
+    number: str,
+    *,
+    key: str = "k1",
+    reason: CancelReason | None = CancelReason.NO_LONGER_NEEDED,
+    confirmed: str | None = "same",
+) -> object:
     with sessions() as session, session.begin():
         return cancel_order(
-            session, customer_id=customer_id, order_number=number, reason=reason,
+            session,
+            customer_id=customer_id,
+            order_number=number,
+            reason=reason,
             confirmed_order=number if confirmed == "same" else confirmed,
-            idempotency_key=key, conversation_id=None, now=NOW,
+            idempotency_key=key,
+            conversation_id=None,
+            now=NOW,
         )
 
 
@@ -72,10 +85,14 @@ def test_cancel_cancels_and_starts_the_refund(world: sessionmaker[Session], stat
     expected = RefundStatus.COMPLETED if kind == "gift_card" else RefundStatus.IN_PROGRESS
     assert result.refund_status == expected  # type: ignore[attr-defined]
     with world() as session:
-        order = session.scalars(select(models.Order).where(models.Order.order_number == number)).one()
+        order = session.scalars(
+            select(models.Order).where(models.Order.order_number == number)
+        ).one()
         refund = order.refunds[-1]
         assert (refund.amount, refund.method, refund.payment_method_id) == (
-            order.total, kind, order.payment_method_id
+            order.total,
+            kind,
+            order.payment_method_id,
         )
         assert order.cancel_reason == "no_longer_needed" and order.cancelled_at == NOW
 
@@ -107,10 +124,20 @@ def test_key_reused_for_another_request_conflicts(world: sessionmaker[Session]) 
         ("pending", CancelReason.OTHER, None, "not_confirmed"),
         ("pending", CancelReason.OTHER, "#W0000000", "not_confirmed"),
     ],
-    ids=["shipped", "delivered", "cancelled", "no-reason", "no-confirmation", "confirmed-other-order"],
+    ids=[
+        "shipped",
+        "delivered",
+        "cancelled",
+        "no-reason",
+        "no-confirmation",
+        "confirmed-other-order",
+    ],
 )
 def test_policy_refusals_change_nothing_but_are_logged(
-    world: sessionmaker[Session], status: str, reason: CancelReason | None, confirmed: str | None,
+    world: sessionmaker[Session],
+    status: str,
+    reason: CancelReason | None,
+    confirmed: str | None,
     why: str,
 ) -> None:
     customer_id, number, _ = _order(world, status)
@@ -118,9 +145,14 @@ def test_policy_refusals_change_nothing_but_are_logged(
     with world() as session, session.begin():  # the agent catches the refusal inside its turn
         with pytest.raises(ActionRefused) as refused:
             cancel_order(
-                session, customer_id=customer_id, order_number=number, reason=reason,
+                session,
+                customer_id=customer_id,
+                order_number=number,
+                reason=reason,
                 confirmed_order=number if confirmed == "same" else confirmed,
-                idempotency_key="k1", conversation_id=None, now=NOW,
+                idempotency_key="k1",
+                conversation_id=None,
+                now=NOW,
             )
     assert refused.value.reason == why
     assert _state(world, number) == (before_status, before_refunds, 1)
@@ -132,15 +164,23 @@ def test_another_customers_order_is_not_found_and_untouched(world: sessionmaker[
     owner_id, number, _ = _order(world, "pending")
     with world() as session:
         other_id = session.scalar(
-            select(models.Customer.id).where(models.Customer.id != owner_id).order_by(models.Customer.id)
+            select(models.Customer.id)
+            .where(models.Customer.id != owner_id)
+            .order_by(models.Customer.id)
         )
     assert other_id is not None
     before = _state(world, number)
     with pytest.raises(OrderNotFound):
         _cancel(world, other_id, number)
     with pytest.raises(OrderNotFound), world() as session:
-        lookup_refund(session, customer_id=other_id, order_number=number, idempotency_key="l",
-                      conversation_id=None, now=NOW)
+        lookup_refund(
+            session,
+            customer_id=other_id,
+            order_number=number,
+            idempotency_key="l",
+            conversation_id=None,
+            now=NOW,
+        )
     assert _state(world, number) == before
 
 
@@ -148,12 +188,19 @@ def test_lookup_refund_reads_and_logs(world: sessionmaker[Session]) -> None:
     with world() as session:
         row = session.execute(
             select(models.Order.customer_id, models.Order.order_number, models.Refund.status)
-            .join(models.Refund).order_by(models.Refund.id)
+            .join(models.Refund)
+            .order_by(models.Refund.id)
         ).first()
     assert row is not None
     with world() as session, session.begin():
-        found = lookup_refund(session, customer_id=row[0], order_number=row[1],
-                              idempotency_key="look", conversation_id=None, now=NOW)
+        found = lookup_refund(
+            session,
+            customer_id=row[0],
+            order_number=row[1],
+            idempotency_key="look",
+            conversation_id=None,
+            now=NOW,
+        )
     assert found.order.refunds[0].status.value == row[2]
     with world() as session:
         log = session.scalars(select(models.ActionLog)).one()
@@ -165,8 +212,15 @@ def test_failed_cancel_rolls_back_everything(world: sessionmaker[Session]) -> No
     customer_id, number, _ = _order(world, "pending")
     before = _state(world, number)
     with pytest.raises(RuntimeError), world() as session, session.begin():
-        cancel_order(session, customer_id=customer_id, order_number=number,
-                     reason=CancelReason.OTHER, confirmed_order=number, idempotency_key="x",
-                     conversation_id=None, now=NOW)
+        cancel_order(
+            session,
+            customer_id=customer_id,
+            order_number=number,
+            reason=CancelReason.OTHER,
+            confirmed_order=number,
+            idempotency_key="x",
+            conversation_id=None,
+            now=NOW,
+        )
         raise RuntimeError("the turn failed after the action")
     assert _state(world, number) == before

@@ -1,4 +1,4 @@
-"""Bad input gets a clear reply: never a crash, never a side effect, never another customer's data."""
+"""Bad input gets a clear reply: no crash, no side effect, never another customer's data."""
 
 from __future__ import annotations
 
@@ -30,7 +30,15 @@ HUGE = "refund " * 15_000  # ~100 KB
         ("\udc80\udc81", "unsupported_input"),
         ("\x00\x01\x02", "empty_message"),
     ],
-    ids=["empty", "whitespace", "100kb", "invalid-utf8", "emoji-only", "lone-surrogates", "controls"],
+    ids=[
+        "empty",
+        "whitespace",
+        "100kb",
+        "invalid-utf8",
+        "emoji-only",
+        "lone-surrogates",
+        "controls",
+    ],
 )
 def test_unusable_messages_get_a_clear_reply_and_are_recorded(
     world_sessions: sessionmaker[Session], message: str | bytes, act: str
@@ -50,17 +58,28 @@ def test_unusable_messages_get_a_clear_reply_and_are_recorded(
 
 def test_the_conversation_goes_on_after_bad_input(world_sessions: sessionmaker[Session]) -> None:
     target = pick(world_sessions, lambda _r, o: o.status == OrderStatus.PENDING)
-    _, replies = talk(runner(world_sessions), [
-        "", "I want to cancel an order", b"\xff\xff", target.email,
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            "",
+            "I want to cancel an order",
+            b"\xff\xff",
+            target.email,
+        ],
+    )
     assert acts(replies)[:3] == ["empty_message", "request_auth", "unsupported_input"]
     assert replies[3].act in ("request_order", "disambiguate_order")
 
 
 @pytest.mark.parametrize(
     "text",
-    ["'; DROP TABLE orders; --", "\" OR 1=1 --", "Robert'); DELETE FROM customers;--@example.com",
-     "{{ config }} {% for x in range(10) %}x{% endfor %}", "<script>alert(1)</script>"],
+    [
+        "'; DROP TABLE orders; --",
+        '" OR 1=1 --',
+        "Robert'); DELETE FROM customers;--@example.com",
+        "{{ config }} {% for x in range(10) %}x{% endfor %}",
+        "<script>alert(1)</script>",
+    ],
     ids=["drop-table", "or-1-1", "sql-email", "template-syntax", "html"],
 )
 def test_hostile_text_changes_nothing(world_sessions: sessionmaker[Session], text: str) -> None:
@@ -87,16 +106,29 @@ def test_another_customers_order_is_indistinguishable_from_an_unknown_one(
     world_sessions: sessionmaker[Session],
 ) -> None:
     me = pick(world_sessions, lambda _r, o: True)
-    other = pick(world_sessions, lambda r, o: r.profile.id != me.record.profile.id
-                 and o.status == OrderStatus.PENDING)
+    other = pick(
+        world_sessions,
+        lambda r, o: r.profile.id != me.record.profile.id and o.status == OrderStatus.PENDING,
+    )
     theirs = other.order
     before = store_fingerprint(world_sessions)
-    _, replies = talk(runner(world_sessions), [
-        "I want to cancel an order", me.email, f"order {theirs.order_number}", "yes",
-    ])
-    _, unknown = talk(runner(world_sessions), [
-        "I want to cancel an order", me.email, "order #W0000001",
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            "I want to cancel an order",
+            me.email,
+            f"order {theirs.order_number}",
+            "yes",
+        ],
+    )
+    _, unknown = talk(
+        runner(world_sessions),
+        [
+            "I want to cancel an order",
+            me.email,
+            "order #W0000001",
+        ],
+    )
     assert replies[2].act == unknown[2].act == "order_not_found"
     # Same act, same template family, only the typed reference as a slot: nothing reveals the order.
     assert replies[2].template_id and unknown[2].template_id
@@ -108,7 +140,9 @@ def test_another_customers_order_is_indistinguishable_from_an_unknown_one(
     assert store_fingerprint(world_sessions) == before
 
 
-def test_template_syntax_and_html_in_a_name_render_inert(world_sessions: sessionmaker[Session]) -> None:
+def test_template_syntax_and_html_in_a_name_render_inert(
+    world_sessions: sessionmaker[Session],
+) -> None:
     target = pick(world_sessions, lambda _r, o: True)
     hostile = "{{ 7*7 }}<b>Eve</b>"
     with world_sessions() as session, session.begin():
@@ -123,7 +157,9 @@ def test_template_syntax_and_html_in_a_name_render_inert(world_sessions: session
     assert "<b>" not in replies[-1].text and "&lt;b&gt;Eve&lt;/b&gt;" in replies[-1].text
 
 
-def test_unknown_and_closed_conversations_are_clear_errors(world_sessions: sessionmaker[Session]) -> None:
+def test_unknown_and_closed_conversations_are_clear_errors(
+    world_sessions: sessionmaker[Session],
+) -> None:
     run = runner(world_sessions)
     with pytest.raises(ConversationNotFound):
         run.send(999_999, "hello")
@@ -145,7 +181,9 @@ class ExplodingAgent:
         raise RuntimeError("model crashed")
 
 
-def test_an_agent_failure_hands_off_and_loses_nothing(world_sessions: sessionmaker[Session]) -> None:
+def test_an_agent_failure_hands_off_and_loses_nothing(
+    world_sessions: sessionmaker[Session],
+) -> None:
     before = store_fingerprint(world_sessions)
     run = ConversationRunner(world_sessions, ExplodingAgent())
     conv = run.start()

@@ -55,10 +55,17 @@ def test_scripts_cover_both_flows_ids_descriptions_and_multi_order_customers(
     assert multi >= 80
     assert len({s.order_number for s in scripts}) == 200
     expected = {act for s in scripts for act in s.expected_acts}
-    assert expected >= {"cancel_done", "refund_not_started", "refund_in_progress", "refund_completed"}
+    assert expected >= {
+        "cancel_done",
+        "refund_not_started",
+        "refund_in_progress",
+        "refund_completed",
+    }
 
 
-def test_rule_based_agent_completes_at_least_95_percent(default_world: sessionmaker[Session]) -> None:
+def test_rule_based_agent_completes_at_least_95_percent(
+    default_world: sessionmaker[Session],
+) -> None:
     report = run_corpus(default_world, RulesAgent(), n=200, seed=7)
     assert len(report.results) == 200
     failed = [(r.script.id, r.acts, r.problems) for r in report.results if not r.completed]

@@ -26,22 +26,38 @@ def _pending(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
 def test_cancel_by_id_with_reason_and_explicit_yes(world_sessions: sessionmaker[Session]) -> None:
     target = _pending(world_sessions)
     number = target.order.order_number
-    conv, replies = talk(runner(world_sessions), [
-        "Hi, I want to cancel an order", target.email, f"it's order {number}",
-        "I ordered it by mistake", "yes", "no thanks, that's all",
-    ])
+    conv, replies = talk(
+        runner(world_sessions),
+        [
+            "Hi, I want to cancel an order",
+            target.email,
+            f"it's order {number}",
+            "I ordered it by mistake",
+            "yes",
+            "no thanks, that's all",
+        ],
+    )
     assert acts(replies) == [
-        "request_auth", "request_order", "request_cancel_reason", "request_cancel_confirmation",
-        "cancel_done", "closing",
+        "request_auth",
+        "request_order",
+        "request_cancel_reason",
+        "request_cancel_confirmation",
+        "cancel_done",
+        "closing",
     ]
     assert number in replies[3].text and money(target.order.total) in replies[3].text
     assert _status(world_sessions, number) == "cancelled"
     with world_sessions() as session:
         conversation = session.get(models.Conversation, conv)
         assert conversation is not None
-        assert (conversation.status, conversation.customer_id) == ("closed", target.record.profile.id)
+        assert (conversation.status, conversation.customer_id) == (
+            "closed",
+            target.record.profile.id,
+        )
         assert len(conversation.turns) == 12
-        log = session.scalars(select(models.ActionLog).where(models.ActionLog.action == "cancel_order")).one()
+        log = session.scalars(
+            select(models.ActionLog).where(models.ActionLog.action == "cancel_order")
+        ).one()
         assert (log.outcome, log.conversation_id) == ("done", conv)
 
 
@@ -49,25 +65,48 @@ def test_no_at_confirmation_keeps_the_order(world_sessions: sessionmaker[Session
     target = _pending(world_sessions)
     number = target.order.order_number
     before = store_fingerprint(world_sessions)
-    _, replies = talk(runner(world_sessions), [
-        f"cancel order {number} please, I don't need it anymore", target.email, "no, keep it",
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            f"cancel order {number} please, I don't need it anymore",
+            target.email,
+            "no, keep it",
+        ],
+    )
     assert acts(replies) == ["request_auth", "request_cancel_confirmation", "cancel_kept"]
     assert _status(world_sessions, number) == "pending"
     assert store_fingerprint(world_sessions) == before
 
 
-def test_yes_only_counts_for_the_order_that_was_confirmed(world_sessions: sessionmaker[Session]) -> None:
+def test_yes_only_counts_for_the_order_that_was_confirmed(
+    world_sessions: sessionmaker[Session],
+) -> None:
     """Switching order after the confirmation request voids it: a "yes" must not cancel either."""
-    target = pick(world_sessions, lambda r, o: o.status == OrderStatus.PENDING
-                  and sum(x.status == OrderStatus.PENDING for x in r.orders) >= 2)
-    first, second = [o.order_number for o in target.record.orders if o.status == OrderStatus.PENDING][:2]
-    _, replies = talk(runner(world_sessions), [
-        f"I need to cancel {first}", target.email, "ordered by mistake", f"actually it's {second}",
-        "yes",
-    ])
+    target = pick(
+        world_sessions,
+        lambda r, o: (
+            o.status == OrderStatus.PENDING
+            and sum(x.status == OrderStatus.PENDING for x in r.orders) >= 2
+        ),
+    )
+    first, second = [
+        o.order_number for o in target.record.orders if o.status == OrderStatus.PENDING
+    ][:2]
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            f"I need to cancel {first}",
+            target.email,
+            "ordered by mistake",
+            f"actually it's {second}",
+            "yes",
+        ],
+    )
     assert acts(replies)[:4] == [
-        "request_auth", "request_cancel_reason", "request_cancel_confirmation", "request_cancel_reason",
+        "request_auth",
+        "request_cancel_reason",
+        "request_cancel_confirmation",
+        "request_cancel_reason",
     ]
     assert _status(world_sessions, first) == "pending"
     assert _status(world_sessions, second) == "pending"  # "yes" answered the reason question
@@ -75,9 +114,11 @@ def test_yes_only_counts_for_the_order_that_was_confirmed(world_sessions: sessio
 
 @pytest.mark.parametrize(
     ("status", "acts_expected"),
-    [(OrderStatus.SHIPPED, {"cannot_cancel_shipped", "cannot_cancel_shipped_member"}),
-     (OrderStatus.DELIVERED, {"cannot_cancel_delivered"}),
-     (OrderStatus.CANCELLED, {"already_cancelled"})],
+    [
+        (OrderStatus.SHIPPED, {"cannot_cancel_shipped", "cannot_cancel_shipped_member"}),
+        (OrderStatus.DELIVERED, {"cannot_cancel_delivered"}),
+        (OrderStatus.CANCELLED, {"already_cancelled"}),
+    ],
     ids=["shipped", "delivered", "cancelled"],
 )
 def test_orders_past_cancellation_are_explained_not_changed(
@@ -85,31 +126,49 @@ def test_orders_past_cancellation_are_explained_not_changed(
 ) -> None:
     target = pick(world_sessions, lambda _r, o: o.status == status)
     before = store_fingerprint(world_sessions)
-    _, replies = talk(runner(world_sessions), [
-        "please cancel my order", target.email, target.order.order_number,
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            "please cancel my order",
+            target.email,
+            target.order.order_number,
+        ],
+    )
     assert replies[-1].act in acts_expected
     member = target.record.profile.membership.value in ("silver", "gold")
     if status == OrderStatus.SHIPPED:
-        assert replies[-1].act == ("cannot_cancel_shipped_member" if member else "cannot_cancel_shipped")
+        assert replies[-1].act == (
+            "cannot_cancel_shipped_member" if member else "cannot_cancel_shipped"
+        )
     statuses, refunds, _ = store_fingerprint(world_sessions)
     assert (statuses, refunds) == before[:2]
 
 
 @pytest.mark.parametrize(
     ("refund_status", "act"),
-    [(RefundStatus.NOT_STARTED, "refund_not_started"), (RefundStatus.IN_PROGRESS, "refund_in_progress"),
-     (RefundStatus.COMPLETED, "refund_completed"), (RefundStatus.FAILED, "refund_failed")],
+    [
+        (RefundStatus.NOT_STARTED, "refund_not_started"),
+        (RefundStatus.IN_PROGRESS, "refund_in_progress"),
+        (RefundStatus.COMPLETED, "refund_completed"),
+        (RefundStatus.FAILED, "refund_failed"),
+    ],
     ids=["not-started", "in-progress", "completed", "failed"],
 )
 def test_refund_status_is_stated_from_the_store(
     world_sessions: sessionmaker[Session], refund_status: RefundStatus, act: str
 ) -> None:
-    target = pick(world_sessions, lambda _r, o: o.latest_refund is not None
-                  and o.latest_refund.status == refund_status)
-    _, replies = talk(runner(world_sessions), [
-        "where is my refund?", target.email, f"order {target.order.order_number}",
-    ])
+    target = pick(
+        world_sessions,
+        lambda _r, o: o.latest_refund is not None and o.latest_refund.status == refund_status,
+    )
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            "where is my refund?",
+            target.email,
+            f"order {target.order.order_number}",
+        ],
+    )
     assert acts(replies) == ["request_auth", "request_order", act]
     refund = target.order.latest_refund
     assert refund is not None
@@ -122,17 +181,30 @@ def test_refund_status_is_stated_from_the_store(
 def test_name_then_zip_authenticates(world_sessions: sessionmaker[Session]) -> None:
     target = pick(world_sessions, lambda _r, o: o.latest_refund is not None)
     profile = target.record.profile
-    _, replies = talk(runner(world_sessions), [
-        "what's the status of my refund", f"{profile.first_name} {profile.last_name}", profile.zip_code,
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            "what's the status of my refund",
+            f"{profile.first_name} {profile.last_name}",
+            profile.zip_code,
+        ],
+    )
     assert acts(replies)[:2] == ["request_auth", "request_auth_zip"]
-    assert replies[2].act in ("request_order", "disambiguate_order") or replies[2].act.startswith("refund_")
+    assert replies[2].act in ("request_order", "disambiguate_order") or replies[2].act.startswith(
+        "refund_"
+    )
 
 
 def test_three_failed_authentications_hand_off(world_sessions: sessionmaker[Session]) -> None:
-    conv, replies = talk(runner(world_sessions), [
-        "cancel my order", "nobody@example.com", "nobody2@example.com", "nobody3@example.com",
-    ])
+    conv, replies = talk(
+        runner(world_sessions),
+        [
+            "cancel my order",
+            "nobody@example.com",
+            "nobody2@example.com",
+            "nobody3@example.com",
+        ],
+    )
     assert acts(replies) == ["request_auth", "auth_failed", "auth_failed", "handoff"]
     with world_sessions() as session:
         conversation = session.get(models.Conversation, conv)
@@ -145,10 +217,13 @@ def test_three_failed_authentications_hand_off(world_sessions: sessionmaker[Sess
 def test_no_account_data_before_authentication(world_sessions: sessionmaker[Session]) -> None:
     target = pick(world_sessions, lambda _r, o: o.latest_refund is not None)
     before = store_fingerprint(world_sessions)
-    _, replies = talk(runner(world_sessions), [
-        f"what's the refund status of {target.order.order_number}?",
-        f"my name is {target.record.profile.first_name} {target.record.profile.last_name}",
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            f"what's the refund status of {target.order.order_number}?",
+            f"my name is {target.record.profile.first_name} {target.record.profile.last_name}",
+        ],
+    )
     assert acts(replies) == ["request_auth", "request_auth_zip"]
     for reply in replies:
         assert target.order.order_number not in reply.text
@@ -158,8 +233,10 @@ def test_no_account_data_before_authentication(world_sessions: sessionmaker[Sess
 
 @pytest.mark.parametrize(
     ("message", "act"),
-    [("I want to talk to a human", "handoff_requested"),
-     ("I need to change my shipping address", "out_of_scope")],
+    [
+        ("I want to talk to a human", "handoff_requested"),
+        ("I need to change my shipping address", "out_of_scope"),
+    ],
     ids=["human", "out-of-scope"],
 )
 def test_requests_outside_the_flowchart_hand_off(
@@ -170,8 +247,14 @@ def test_requests_outside_the_flowchart_hand_off(
 
 
 def test_description_matching_is_an_option(world_sessions: sessionmaker[Session]) -> None:
-    target = pick(world_sessions, lambda r, o: o.status == OrderStatus.PENDING and len(o.lines) == 1
-                  and sum(o.lines[0].title == x.lines[0].title for x in r.orders) == 1)
+    target = pick(
+        world_sessions,
+        lambda r, o: (
+            o.status == OrderStatus.PENDING
+            and len(o.lines) == 1
+            and sum(o.lines[0].title == x.lines[0].title for x in r.orders) == 1
+        ),
+    )
     title = target.order.lines[0].title.lower()
     messages = ["I want to cancel an order", target.email, f"the {title}"]
     _, on = talk(runner(world_sessions), messages)
@@ -188,9 +271,14 @@ def test_ambiguous_description_lists_the_candidates(world_sessions: sessionmaker
     target = pick(world_sessions, shared_title)
     title = target.order.lines[0].title
     sharing = [o for o in target.record.orders if title in {ln.title for ln in o.lines}]
-    _, replies = talk(runner(world_sessions), [
-        "where is my refund", target.email, f"the {title.lower()}",
-    ])
+    _, replies = talk(
+        runner(world_sessions),
+        [
+            "where is my refund",
+            target.email,
+            f"the {title.lower()}",
+        ],
+    )
     last = replies[-1]
     if last.act == "disambiguate_order":
         for order in sharing[:5]:

@@ -18,8 +18,19 @@ from dialogue.store.models import Base
 from dialogue.store.session import alembic_config
 
 EXPECTED_TABLES = {
-    "world_meta", "customers", "payment_methods", "catalog_items", "orders", "order_items",
-    "shipments", "returns", "refunds", "conversations", "turns", "action_log", "handoffs",
+    "world_meta",
+    "customers",
+    "payment_methods",
+    "catalog_items",
+    "orders",
+    "order_items",
+    "shipments",
+    "returns",
+    "refunds",
+    "conversations",
+    "turns",
+    "action_log",
+    "handoffs",
     "alembic_version",
 }
 
@@ -43,28 +54,48 @@ def test_database_is_at_the_single_head(store_engine: Engine, store_url: str) ->
 def _customer(session: Session, n: int, *, email: str, zip_code: str = "02134") -> models.Customer:
     created = datetime(2025, 1, 1)
     customer = models.Customer(
-        external_id=f"c{n}", first_name="Ana", last_name=f"Lee{n}", email=email,
-        zip_code=zip_code, membership="gold", created_at=created,
+        external_id=f"c{n}",
+        first_name="Ana",
+        last_name=f"Lee{n}",
+        email=email,
+        zip_code=zip_code,
+        membership="gold",
+        created_at=created,
     )
     session.add(customer)
     session.flush()
     payment = models.PaymentMethod(
-        external_id=f"pm{n}", customer_id=customer.id, kind="credit_card", label="Visa ending in 4242"
+        external_id=f"pm{n}",
+        customer_id=customer.id,
+        kind="credit_card",
+        label="Visa ending in 4242",
     )
     item = models.CatalogItem(
-        sku=f"SKU-{n}", title="Blue Water Bottle", category="kitchen",
-        attributes={"color": "blue"}, price=Decimal("19.99"), description="",
+        sku=f"SKU-{n}",
+        title="Blue Water Bottle",
+        category="kitchen",
+        attributes={"color": "blue"},
+        price=Decimal("19.99"),
+        description="",
     )
     session.add_all([payment, item])
     session.flush()
     order = models.Order(
-        order_number=f"#W000000{n}", customer_id=customer.id, payment_method_id=payment.id,
-        status="pending", total=Decimal("19.99"), placed_at=created, updated_at=created,
+        order_number=f"#W000000{n}",
+        customer_id=customer.id,
+        payment_method_id=payment.id,
+        status="pending",
+        total=Decimal("19.99"),
+        placed_at=created,
+        updated_at=created,
     )
     session.add(order)
     session.flush()
-    session.add(models.OrderItem(order_id=order.id, catalog_item_id=item.id, quantity=1,
-                                 unit_price=Decimal("19.99")))
+    session.add(
+        models.OrderItem(
+            order_id=order.id, catalog_item_id=item.id, quantity=1, unit_price=Decimal("19.99")
+        )
+    )
     return customer
 
 
@@ -86,11 +117,18 @@ def test_unique_email_is_enforced(store_sessions: sessionmaker[Session]) -> None
 
 @pytest.mark.parametrize(
     ("email", "found"),
-    [("ana@example.com", True), ("  ANA@Example.COM ", True), ("bob@example.com", False),
-     ("' OR 1=1 --", False), ("", False)],
+    [
+        ("ana@example.com", True),
+        ("  ANA@Example.COM ", True),
+        ("bob@example.com", False),
+        ("' OR 1=1 --", False),
+        ("", False),
+    ],
     ids=["exact", "case-and-space", "unknown", "sql-looking", "empty"],
 )
-def test_find_customer_by_email(store_sessions: sessionmaker[Session], email: str, found: bool) -> None:
+def test_find_customer_by_email(
+    store_sessions: sessionmaker[Session], email: str, found: bool
+) -> None:
     with store_sessions() as session, session.begin():
         _customer(session, 1, email="ana@example.com")
     with store_sessions() as session:
@@ -105,9 +143,12 @@ def test_name_zip_must_identify_exactly_one_customer(store_sessions: sessionmake
         c = _customer(session, 3, email="c@example.com", zip_code="99999")
         c_last = c.last_name
     with store_sessions() as session:
-        assert repository.find_customer_by_name_zip(
-            session, first_name="ana", last_name="lee1", zip_code="02134"
-        ) is None
+        assert (
+            repository.find_customer_by_name_zip(
+                session, first_name="ana", last_name="lee1", zip_code="02134"
+            )
+            is None
+        )
         found = repository.find_customer_by_name_zip(
             session, first_name="Ana", last_name=c_last, zip_code="99999"
         )
@@ -122,8 +163,12 @@ def test_owned_order_lookup_never_returns_another_customers_order(
         second = _customer(session, 2, email="b@example.com")
         first_id, second_id = first.id, second.id
     with store_sessions() as session:
-        mine = repository.get_owned_order_row(session, customer_id=first_id, order_number="#W0000001")
-        theirs = repository.get_owned_order_row(session, customer_id=first_id, order_number="#W0000002")
+        mine = repository.get_owned_order_row(
+            session, customer_id=first_id, order_number="#W0000001"
+        )
+        theirs = repository.get_owned_order_row(
+            session, customer_id=first_id, order_number="#W0000002"
+        )
         assert mine is not None and theirs is None
         record = repository.customer_record(session, second_id)
         assert record is not None

@@ -80,7 +80,9 @@ def order_view(row: models.Order) -> OrderView:
             OrderLine(
                 title=line.catalog_item.title,
                 category=line.catalog_item.category,
-                attributes=tuple(sorted((str(k), str(v)) for k, v in line.catalog_item.attributes.items())),
+                attributes=tuple(
+                    sorted((str(k), str(v)) for k, v in line.catalog_item.attributes.items())
+                ),
                 quantity=line.quantity,
                 unit_price=line.unit_price,
             )
@@ -105,7 +107,9 @@ def _order_query() -> Any:
 
 def find_customer_by_email(session: Session, email: str) -> CustomerProfile | None:
     """The customer with this email (case-insensitive), or None."""
-    row = session.scalar(select(models.Customer).where(models.Customer.email == email.strip().lower()))
+    row = session.scalar(
+        select(models.Customer).where(models.Customer.email == email.strip().lower())
+    )
     return _profile(row) if row else None
 
 

@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from alembic import command
 
 # alembic/ sits at the top of the source tree (the project is installed editable or run from it).
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
