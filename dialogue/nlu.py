@@ -19,23 +19,28 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from dialogue.domain import CancelReason, OrderView
 from dialogue.nlu_bank import training_phrases
 
-ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])#?\s?[wW][\s-]?(\d{7})(?!\d)")
-BARE_ORDER_DIGITS_RE = re.compile(r"(?<![\d#A-Za-z])(\d{7})(?!\d)")
+# ASCII digits only ([0-9], not \d): ids in the store are "#W" + 7 ASCII digits.
+ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])#?\s?[wW][\s-]?([0-9]{7})(?![0-9])")
+BARE_ORDER_DIGITS_RE = re.compile(r"(?<![0-9#A-Za-z])#?([0-9]{7})(?![0-9])")
 # Something that looks like an order reference but is not in our format ("order 12345").
-ORDER_LIKE_RE = re.compile(r"(?<![A-Za-z0-9@.])#?[A-Za-z]{0,3}-?\d{4,12}(?![\d@])")
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-ZIP_RE = re.compile(r"(?<![\d#A-Za-z-])(\d{5})(?![\d-])")
+ORDER_LIKE_RE = re.compile(r"(?<![A-Za-z0-9@.])#?[A-Za-z]{0,3}-?[0-9]{4,12}(?![0-9@])")
+# Bounded parts keep the scan linear on long tokens.
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
+ZIP_RE = re.compile(r"(?<![0-9#A-Za-z-])([0-9]{5})(?![0-9-])")
+NAME_WORD = r"([A-Za-z][A-Za-z'\-]+)"
+# "my name is jane doe" names in any case; "I'm Jane Doe" only with capitals ("i'm still
+# waiting" is no name). When the agent has just asked for a name, BARE_NAME_RE reads any two words.
 NAME_INTRO_RE = re.compile(
-    r"(?:my name is|my name's|name is|name:|this is|i am|i'm|it's|its)\s+"
-    r"([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)",
-    re.IGNORECASE,
+    rf"(?i:my name is|my name's|name is|name:)\s+{NAME_WORD}\s+{NAME_WORD}"
+    r"|(?i:this is|i am|i'm|it's|its)\s+([A-Z][a-z'\-]+)\s+([A-Z][A-Za-z'\-]+)"
 )
 BARE_NAME_RE = re.compile(
-    r"^\s*([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)\s*[,.]?\s*(?:zip\s*(?:code)?\s*:?\s*)?(?:\d{5})?\s*[.!]?\s*$",
+    rf"^\s*(?:(?:this is|i am|i'm|it's|its)\s+)?{NAME_WORD}\s+{NAME_WORD}\s*[,.]?\s*"
+    r"(?:zip\s*(?:code)?\s*:?\s*)?(?:[0-9]{5})?\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 ORDER_CONTEXT_RE = re.compile(
-    r"\border\s*(?:number|no\.?|id|#)?\s*(?:is|:)?\s*(#?[A-Za-z]{0,3}-?\d{3,12})(?!\d)", re.I
+    r"\border\s*(?:number|no\.?|id|#)?\s*(?:is|:)?\s*(#?[A-Za-z]{0,3}-?[0-9]{3,12})(?![0-9])", re.I
 )
 LAST_ORDER_RE = re.compile(r"\b(last|latest|most recent|newest)\b", re.I)
 ORDINALS = {
@@ -66,7 +71,11 @@ REASON_PATTERNS: tuple[tuple[re.Pattern[str], CancelReason], ...] = (
         CancelReason.FOUND_BETTER_PRICE,
     ),
     (
-        re.compile(r"too (long|slow)|taking forever|late|delay|won't arrive in time", re.I),
+        re.compile(
+            r"\btoo (long|slow)\b|taking forever|\b(late|delay|delayed|delays)\b|"
+            r"won't arrive in time",
+            re.I,
+        ),
         CancelReason.TOO_SLOW,
     ),
     (
@@ -118,10 +127,9 @@ class Parse:
 
 
 def mask_entities(text: str) -> str:
-    """Replace order ids, emails and numbers by placeholders: digits never sway the intent."""
+    """Replace order ids and emails by placeholders: their characters never sway the intent."""
     text = ORDER_ID_RE.sub(" orderid ", text)
-    text = EMAIL_RE.sub(" emailaddress ", text)
-    return re.sub(r"\d+", " num ", text).lower()
+    return EMAIL_RE.sub(" emailaddress ", text).lower()
 
 
 class IntentClassifier:
@@ -168,7 +176,7 @@ def _name(text: str, pattern: re.Pattern[str]) -> tuple[str, str] | None:
     match = pattern.search(text)
     if not match:
         return None
-    first, last = match.group(1), match.group(2)
+    first, last = (g for g in match.groups() if g is not None)
     if {first.lower(), last.lower()} & (STOPWORDS | NOT_NAMES):
         return None
     return first.capitalize(), last.capitalize()
@@ -190,12 +198,13 @@ def parse(text: str, classifier: IntentClassifier | None = None) -> Parse:
     without_ids = ORDER_ID_RE.sub(" ", text)
     email_match = EMAIL_RE.search(without_ids)
     without_emails = EMAIL_RE.sub(" ", without_ids)
-    unrecognized = tuple(m for m in ORDER_CONTEXT_RE.findall(without_emails))
-    without_emails = ORDER_CONTEXT_RE.sub(" ", without_emails)
-    zip_match = ZIP_RE.search(without_emails)
     if not order_numbers:
         bare = BARE_ORDER_DIGITS_RE.findall(without_emails)
         order_numbers = tuple(dict.fromkeys(normalize_order_number(d) for d in bare))
+        without_emails = BARE_ORDER_DIGITS_RE.sub(" ", without_emails)
+    unrecognized = tuple(m for m in ORDER_CONTEXT_RE.findall(without_emails))
+    without_emails = ORDER_CONTEXT_RE.sub(" ", without_emails)
+    zip_match = ZIP_RE.search(without_emails)
     without_known = ZIP_RE.sub(" ", BARE_ORDER_DIGITS_RE.sub(" ", without_emails))
     unrecognized += tuple(m.strip() for m in ORDER_LIKE_RE.findall(without_known))
     ordinal_match = ORDINAL_RE.search(text)

@@ -43,6 +43,10 @@ REFUND_STEMS = (
     "what happened to my refund",
     "check the refund on {obj}",
     "has the refund for {obj} been issued yet",
+    "i returned {obj} 2 weeks ago and still no refund",
+    "where is my $45 refund",
+    "it's been 10 days since i sent back {obj}, where's the refund",
+    "i was promised a refund of 120 dollars for {obj}",
 )
 
 CANCEL_STEMS = (
@@ -64,6 +68,9 @@ CANCEL_STEMS = (
     "i want to cancel an order i placed",
     "is it too late to cancel {obj}",
     "please stop the order",
+    "i placed {obj} 2 days ago, please cancel it",
+    "cancel the 3 items i ordered this morning",
+    "i want to cancel order 4471 please",
 )
 
 AFFIRM = (

@@ -3,6 +3,8 @@ agent, every side effect checked in the store."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -88,5 +90,19 @@ def test_corpus_on_both_databases(store_sessions: sessionmaker[Session]) -> None
         seed_world(session, WorldConfig(seed=5, customers=200, items=120))
     report = run_corpus(store_sessions, RulesAgent(), n=60, seed=5)
     assert len(report.results) == 60
+    assert report.completion_rate >= 0.95
+    assert [r.wrong_changes for r in report.results if r.wrong_changes] == []
+
+
+def test_corpus_on_the_imported_tau2_world(
+    store_sessions: sessionmaker[Session], shared_data: Path
+) -> None:
+    """The agent also runs on a world nobody here wrote (tau2-bench retail)."""
+    from simulator.tau2 import import_tau2
+
+    with store_sessions() as session, session.begin():
+        import_tau2(session, shared_data / "tau2_bench_retail" / "db.json")
+    report = run_corpus(store_sessions, RulesAgent(), n=100, seed=1)
+    assert len(report.results) == 100
     assert report.completion_rate >= 0.95
     assert [r.wrong_changes for r in report.results if r.wrong_changes] == []
