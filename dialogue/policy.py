@@ -8,7 +8,7 @@ holds it, and failed refunds go to a human.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -73,14 +73,17 @@ def refund_is_immediate(kind: PaymentKind) -> bool:
     return kind == PaymentKind.GIFT_CARD
 
 
+def add_business_days(moment: datetime, days: int) -> datetime:
+    """``moment`` moved to the ``days``-th weekday after it (weekends skipped, time kept)."""
+    day = np.busday_offset(np.datetime64(moment.date(), "D"), days, roll="backward")
+    return datetime.combine(day.astype(date), moment.time())
+
+
 def refund_expected_by(kind: PaymentKind, start: datetime) -> datetime | None:
     """When a refund started at ``start`` should land; None for gift cards (at once)."""
     if refund_is_immediate(kind):
         return None
-    day = np.busday_offset(
-        np.datetime64(start.date(), "D"), REFUND_BUSINESS_DAYS_MAX, roll="forward"
-    )
-    return datetime.combine(day.astype(datetime), start.time()) + timedelta(0)
+    return add_business_days(start, REFUND_BUSINESS_DAYS_MAX)
 
 
 def refund_fact(order: OrderView) -> str:

@@ -17,17 +17,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dialogue.domain import CancelReason, Membership, OrderStatus, PaymentKind, RefundStatus
+from dialogue.policy import add_business_days
 from simulator import world_data as wd
-from simulator.world import (
-    DEFAULT_AS_OF,
+from simulator.world import DEFAULT_AS_OF, time_between
+from simulator.world_store import (
     Row,
     Rows,
     WorldError,
     WorldSummary,
-    add_business_days,
     ensure_empty_store,
     insert_world,
-    time_between,
     world_meta,
     world_summary,
 )

@@ -193,9 +193,9 @@ def test_refund_expected_by_gift_card_is_none(start: datetime) -> None:
         (PaymentKind.CREDIT_CARD, datetime(2026, 1, 5, 0, 0), datetime(2026, 1, 14, 0, 0)),
         # Wednesday 24 December 2025: across the year end (no holiday calendar).
         (PaymentKind.CREDIT_CARD, datetime(2025, 12, 24, 18), datetime(2026, 1, 2, 18)),
-        # Weekend starts roll forward to Monday first, then count 7 business days.
-        (PaymentKind.CREDIT_CARD, datetime(2026, 1, 3, 10, 15), datetime(2026, 1, 14, 10, 15)),
-        (PaymentKind.PAYPAL, datetime(2026, 1, 4, 23, 59), datetime(2026, 1, 14, 23, 59)),
+        # Weekend starts count weekdays after the start: Mon 5 is the first, Tue 13 the seventh.
+        (PaymentKind.CREDIT_CARD, datetime(2026, 1, 3, 10, 15), datetime(2026, 1, 13, 10, 15)),
+        (PaymentKind.PAYPAL, datetime(2026, 1, 4, 23, 59), datetime(2026, 1, 13, 23, 59)),
         # Leap year: Thursday 24 February 2028 + 7 business days = Monday 6 March 2028.
         (PaymentKind.CREDIT_CARD, datetime(2028, 2, 24, 8), datetime(2028, 3, 6, 8)),
     ],

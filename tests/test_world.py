@@ -24,6 +24,7 @@ from dialogue.domain import (
     RefundStatus,
     ReturnStatus,
 )
+from dialogue.policy import add_business_days
 from dialogue.store import models as m
 from dialogue.store.session import make_engine, make_session_factory, upgrade
 from simulator import world_data as wd
@@ -32,7 +33,6 @@ from simulator.world import (
     WorldConfig,
     WorldError,
     WorldSummary,
-    add_business_days,
     build_world_rows,
     seed_world,
     world_as_of,
