@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -157,7 +158,12 @@ class IntentClassifier:
 
     def predict(self, text: str) -> tuple[str, float]:
         """The most likely label and its probability."""
-        probs = self._pipeline.predict_proba([mask_entities(text)])[0]
+        # The fitted parts are called directly: FeatureUnion.transform goes through joblib
+        # dispatch, which costs more than the two vectorizers themselves on one message.
+        masked = [mask_entities(text)]
+        union = self._pipeline.named_steps["features"]
+        features = hstack([vec.transform(masked) for _, vec in union.transformer_list]).tocsr()
+        probs = self._pipeline.named_steps["clf"].predict_proba(features)[0]
         best = int(probs.argmax())
         return self.labels[best], float(probs[best])
 
