@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import lru_cache
 
 from scipy.sparse import hstack
@@ -89,6 +90,7 @@ REASON_PATTERNS: tuple[tuple[re.Pattern[str], CancelReason], ...] = (
     ),
 )
 TOKEN_RE = re.compile(r"[a-z0-9]+")
+WORD_RE = re.compile(r"[a-z]+")
 STOPWORDS = frozenset(
     "a an the my our your i me we it its it's this that one ones order orders item items thing "
     "things stuff purchase bought buy ordered get got with for of to and or on in at from is was "
@@ -133,6 +135,38 @@ def mask_entities(text: str) -> str:
     return EMAIL_RE.sub(" emailaddress ", text).lower()
 
 
+class SpellingNormalizer:
+    """Maps misspelt words to the classifier's vocabulary ("cancle" -> "cancel").
+
+    Only alphabetic words of four or more letters that the vocabulary lacks are touched, and only
+    when ``difflib`` finds a vocabulary word at least ``cutoff`` similar, with the same first
+    letter and a length within one (so "peterson" never becomes "person"); results are cached.
+    """
+
+    def __init__(self, vocabulary: set[str], *, cutoff: float = 0.8) -> None:
+        self._vocabulary = vocabulary
+        self._by_initial: dict[str, list[str]] = {}
+        for word in sorted(vocabulary):
+            self._by_initial.setdefault(word[0], []).append(word)
+        self._cutoff = cutoff
+        self._cache: dict[str, str] = {}
+
+    def word(self, token: str) -> str:
+        if len(token) < 4 or not token.isalpha() or token in self._vocabulary:
+            return token
+        if token not in self._cache:
+            # Same first letter: typos rarely hit it, and it keeps the search small.
+            candidates = [
+                w for w in self._by_initial.get(token[0], []) if abs(len(w) - len(token)) <= 1
+            ]
+            close = get_close_matches(token, candidates, n=1, cutoff=self._cutoff)
+            self._cache[token] = close[0] if close else token
+        return self._cache[token]
+
+    def __call__(self, text: str) -> str:
+        return WORD_RE.sub(lambda m: self.word(m.group(0)), text)
+
+
 class IntentClassifier:
     """TF-IDF (word 1–2-grams + character 2–4-grams) and logistic regression, seeded."""
 
@@ -153,14 +187,16 @@ class IntentClassifier:
                 ("clf", LogisticRegression(C=8.0, max_iter=3000, random_state=0)),
             ]
         )
-        self._pipeline.fit([mask_entities(t) for t, _ in rows], [label for _, label in rows])
+        texts = [mask_entities(t) for t, _ in rows]
+        self._spelling = SpellingNormalizer({w for t in texts for w in WORD_RE.findall(t)})
+        self._pipeline.fit(texts, [label for _, label in rows])
         self.labels: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
 
     def predict(self, text: str) -> tuple[str, float]:
         """The most likely label and its probability."""
         # The fitted parts are called directly: FeatureUnion.transform goes through joblib
         # dispatch, which costs more than the two vectorizers themselves on one message.
-        masked = [mask_entities(text)]
+        masked = [self._spelling(mask_entities(text))]
         union = self._pipeline.named_steps["features"]
         features = hstack([vec.transform(masked) for _, vec in union.transformer_list]).tocsr()
         probs = self._pipeline.named_steps["clf"].predict_proba(features)[0]

@@ -122,9 +122,12 @@ class RulesAgent:
         if message.problem is not None:
             return self._say(PROBLEM_ACTS[message.problem], state, ctx)
         parse = nlu.parse(message.text, self.classifier)
-        if parse.intent == "human":
-            return self._say("handoff_requested", state, ctx)
         has_details = bool(parse.email or parse.zip_code or parse.order_numbers or parse.name)
+        answering_auth = state.awaiting in (Awaiting.AUTH, Awaiting.AUTH_ZIP) and (
+            has_details or parse.bare_name is not None
+        )
+        if parse.intent == "human" and not answering_auth:
+            return self._say("handoff_requested", state, ctx)
         if (
             parse.intent == "out_of_scope"
             and parse.confidence >= self.config.out_of_scope_confidence
@@ -136,7 +139,7 @@ class RulesAgent:
             if parse.confidence < self.config.intent_switch_confidence:
                 new_intent = None  # a weak guess never switches a running flow
         if new_intent is None and state.intent is None and parse.cancel_reason is not None:
-            new_intent = Intent.CANCEL_ORDER if "cancel" in parse.text.lower() else None
+            new_intent = Intent.CANCEL_ORDER  # "I ordered it by mistake" only ever means cancel
         if state.awaiting == Awaiting.ANYTHING_ELSE and new_intent is None:
             if is_denial(parse) or parse.intent == "goodbye":
                 return self._say("closing", state, ctx)
@@ -145,7 +148,9 @@ class RulesAgent:
         if parse.intent == "goodbye" and state.intent is None and state.customer_id is None:
             return self._say("closing", state, ctx)
         if new_intent is not None and new_intent != state.intent:
-            state = state.forget_order().update(intent=new_intent, awaiting=None)
+            if state.intent is not None:  # switching flows: the old flow's order is not implied
+                state = state.forget_order()
+            state = state.update(intent=new_intent, awaiting=None)
         just_authenticated = False
         if state.customer_id is None:
             state = self._remember_before_auth(state, parse)
@@ -158,7 +163,12 @@ class RulesAgent:
         if record is None:  # the customer row vanished: never guess
             return self._say("handoff", state, ctx)
         if state.intent is None:
-            if just_authenticated or parse.intent in ("greet", "affirm", "inform"):
+            state = self._note_order_without_intent(state, parse, record, just_authenticated)
+            if (
+                just_authenticated
+                or state.order_number
+                or parse.intent in ("greet", "affirm", "inform")
+            ):
                 return self._ask_intent(state, ctx, record.profile.first_name)
             return self._clarify(state, ctx)
         identified = self._identify_order(state, parse, record, ctx, just_authenticated)
@@ -168,6 +178,22 @@ class RulesAgent:
         if state.intent == Intent.REFUND_STATUS:
             return self._refund_status(session, state, order, record, ctx)
         return self._cancellation(session, state, parse, order, record, ctx)
+
+    def _note_order_without_intent(
+        self,
+        state: DialogueState,
+        parse: nlu.Parse,
+        record: CustomerRecord,
+        just_authenticated: bool,
+    ) -> DialogueState:
+        """An order named before the customer said what they want is kept for the flow to come."""
+        named = [record.order(n) for n in parse.order_numbers]
+        found = [o for o in named if o is not None]
+        if not found and self.config.match_descriptions and not just_authenticated:
+            found = list(nlu.match_orders_by_description(parse.description_text, record.orders))
+        if len(found) == 1:
+            return state.update(order_number=found[0].order_number)
+        return state
 
     @staticmethod
     def _first_name_of(session: Session, state: DialogueState) -> str | None:

@@ -19,6 +19,7 @@ from dialogue.domain import (
     PaymentMethodView,
 )
 from dialogue.nlu import (
+    SpellingNormalizer,
     default_classifier,
     match_orders_by_description,
     normalize_order_number,
@@ -612,3 +613,31 @@ def test_bitext_outside_sample_accuracy() -> None:
     print("Bitext accuracy:", {k: round(v, 3) for k, v in accuracies.items()})
     for bitext_intent, floor in BITEXT_FLOORS.items():
         assert accuracies[bitext_intent] >= floor, (bitext_intent, accuracies)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i want to cancle my ordr", "i want to cancel my order"),
+        ("wheres my refnd", "wheres my refund"),
+        ("benjamin peterson", "benjamin peterson"),
+        ("cancel", "cancel"),
+        ("abc", "abc"),
+        ("", ""),
+    ],
+    ids=["transposition-and-drop", "dropped-letter", "names-untouched", "known", "short", "empty"],
+)
+def test_spelling_normalizer(text: str, expected: str) -> None:
+    normalizer = SpellingNormalizer(
+        {"i", "want", "to", "cancel", "my", "order", "refund", "person"}
+    )
+    assert normalizer(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("hey, i need to cancle something", "cancel_order"), ("wheres my refnd", "refund_status")],
+    ids=["cancle", "refnd"],
+)
+def test_misspelt_intents_are_recognised(text: str, intent: str) -> None:
+    assert parse(text).intent == intent

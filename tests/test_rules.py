@@ -285,3 +285,41 @@ def test_ambiguous_description_lists_the_candidates(world_sessions: sessionmaker
             assert order.order_number in last.text
     else:  # other words of the description singled one order out
         assert last.act.startswith("refund_")
+
+
+def test_misspelt_intent_and_an_order_before_the_intent(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    """Typos still reach the flow; an order named before the intent is kept for it."""
+    target = pick(
+        world_sessions,
+        lambda r, o: (
+            o.status == OrderStatus.PENDING
+            and len(o.lines) == 1
+            and sum(o.lines[0].title == ln.title for x in r.orders for ln in x.lines) == 1
+        ),
+    )
+    number = target.order.order_number
+    _, replies = talk(
+        runner(world_sessions),
+        ["hello", target.email, f"it's about order {number}", "i wnat to cancle it"],
+    )
+    assert acts(replies) == [
+        "greeting",
+        "greeting_named",
+        "greeting_named",
+        "request_cancel_reason",
+    ]
+    assert number in replies[-1].text
+
+
+def test_a_cancellation_reason_alone_starts_the_cancel_flow(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    _, replies = talk(
+        runner(world_sessions),
+        [target.email, f"I ordered {target.order.order_number} by mistake", "yes"],
+    )
+    assert acts(replies) == ["greeting_named", "request_cancel_confirmation", "cancel_done"]
+    assert _status(world_sessions, target.order.order_number) == "cancelled"

@@ -3,20 +3,26 @@ and repository reads are scoped to the authenticated customer."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, create_engine, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from alembic import command
 from dialogue.store import models, repository
 from dialogue.store.models import Base
 from dialogue.store.session import alembic_config
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TABLES = {
     "world_meta",
     "customers",
@@ -174,3 +180,29 @@ def test_owned_order_lookup_never_returns_another_customers_order(
         assert record is not None
         assert [o.order_number for o in record.orders] == ["#W0000002"]
         assert record.order("#W0000001") is None
+
+
+def test_plain_alembic_upgrade_head_uses_csbot_database_url(tmp_path: Path) -> None:
+    """`alembic upgrade head` from the project root builds the store CSBOT_DATABASE_URL names."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    env = {**os.environ, "CSBOT_DATABASE_URL": url}
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    engine = create_engine(url)
+    assert set(inspect(engine).get_table_names()) == EXPECTED_TABLES
+    engine.dispose()
+
+
+def test_downgrade_base_then_upgrade_head_round_trips(store_url: str, store_engine: Engine) -> None:
+    command.downgrade(alembic_config(store_url), "base")
+    assert set(inspect(store_engine).get_table_names()) <= {"alembic_version"}
+    command.upgrade(alembic_config(store_url), "head")
+    assert set(inspect(store_engine).get_table_names()) == EXPECTED_TABLES
