@@ -138,6 +138,25 @@ def world_summary_command(database_url: DatabaseOption = None) -> None:
         _fail(str(exc))
 
 
+def _sample_customer_hint(sessions: sessionmaker[Session]) -> str:
+    """A customer with an open order and a refund, for trying the agent in a test world."""
+    from dialogue.store import repository
+
+    with sessions() as session:
+        for customer_id in repository.customers_with_orders(session, limit=500):
+            record = repository.customer_record(session, customer_id)
+            if record is None:
+                continue
+            statuses = {o.status.value for o in record.orders}
+            if {"pending", "processing"} & statuses and any(o.refunds for o in record.orders):
+                orders = ", ".join(
+                    f"{o.order_number} ({o.lines[0].title}, {o.status.value})"
+                    for o in record.orders[:4]
+                )
+                return f"(test world) try signing in as {record.profile.email}; orders: {orders}"
+    return "(no sample customer found)"
+
+
 def _format_summary(summary: object) -> str:
     fields = getattr(summary, "__dataclass_fields__", {})
     return "\n".join(f"  {name}: {getattr(summary, name)}" for name in fields)
@@ -149,6 +168,7 @@ def chat(
     no_descriptions: Annotated[
         bool, typer.Option(help="turn off order description matching")
     ] = False,
+    hint: Annotated[bool, typer.Option(help="print a sample customer to sign in as")] = True,
 ) -> None:
     """Talk to the rule-based agent in the terminal (seeds a world first if the store is empty)."""
     settings = Settings()
@@ -161,6 +181,8 @@ def chat(
     runner = ConversationRunner(sessions, agent, max_message_chars=settings.max_message_chars)
     conversation_id = runner.start(channel="terminal")
     typer.echo(f"Conversation {conversation_id} with the rule-based agent. Ctrl-D to leave.")
+    if hint:
+        typer.echo(_sample_customer_hint(sessions))
     while True:
         try:
             line = input("you> ")
