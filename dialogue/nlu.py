@@ -102,6 +102,12 @@ NOT_NAMES = frozenset(
     "cancel cancelled refund status human agent person help email not right wrong correct go "
     "ahead do it please".split()
 )
+AFFIRM_RE = re.compile(
+    r"^\s*(yes|yeah|yep|yup|sure|confirm(ed)?|correct|ok(ay)?|go ahead|please do|do it|"
+    r"absolutely|definitely|affirmative)\b",
+    re.I,
+)
+DENY_RE = re.compile(r"^\s*(no|nope|nah|don'?t|do not|never ?mind|not)\b", re.I)
 # Below this probability the classifier's intent is not trusted.
 MIN_INTENT_CONFIDENCE = 0.35
 
@@ -328,3 +334,14 @@ def match_orders_by_description(text: str, orders: Sequence[OrderView]) -> tuple
         return ()
     best = max(score for score, _ in scored)
     return tuple(orders[i] for score, i in scored if math.isclose(score, best))
+
+
+def is_affirmation(parse: Parse) -> bool:
+    """An explicit yes (and no "no" anywhere at the start)."""
+    if DENY_RE.search(parse.text):
+        return False
+    return parse.intent == "affirm" or bool(AFFIRM_RE.search(parse.text))
+
+
+def is_denial(parse: Parse) -> bool:
+    return parse.intent == "deny" or bool(DENY_RE.search(parse.text))

@@ -7,16 +7,15 @@ an explicit confirmation, close; hand off where the flowchart has no branch.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from dialogue import nlu
 from dialogue.actions import ActionRefused, OrderNotFound, cancel_order, lookup_refund
-from dialogue.agent import AgentReply, TurnContext, TurnOutcome
+from dialogue.agent import TurnContext, TurnOutcome
 from dialogue.domain import CancelReason, CustomerRecord, Intent, OrderView
+from dialogue.nlu import is_affirmation, is_denial
 from dialogue.policy import (
     MAX_AUTH_FAILURES,
     CancelEligibility,
@@ -25,25 +24,20 @@ from dialogue.policy import (
     order_facts,
     refund_fact,
 )
-from dialogue.slots import SlotValue, order_option, order_slots, profile_slots
+from dialogue.responder import TemplateResponder
+from dialogue.rules_orders import OrderIdentifier
+from dialogue.slots import SlotValue, order_slots, profile_slots
 from dialogue.state import Awaiting, DialogueState
 from dialogue.store import repository
 from dialogue.text import CustomerMessage, InputProblem
 from templates import Catalog, load_catalog
 
-AFFIRM_RE = re.compile(
-    r"^\s*(yes|yeah|yep|yup|sure|confirm(ed)?|correct|ok(ay)?|go ahead|please do|do it|"
-    r"absolutely|definitely|affirmative)\b",
-    re.I,
-)
-DENY_RE = re.compile(r"^\s*(no|nope|nah|don'?t|do not|never ?mind|not)\b", re.I)
 PROBLEM_ACTS = {
     InputProblem.EMPTY: "empty_message",
     InputProblem.TOO_LONG: "message_too_long",
     InputProblem.UNREADABLE: "unsupported_input",
 }
 INTENTS = {"refund_status": Intent.REFUND_STATUS, "cancel_order": Intent.CANCEL_ORDER}
-MAX_DISAMBIGUATION_OPTIONS = 5
 
 
 @dataclass(frozen=True)
@@ -58,16 +52,6 @@ class RulesConfig:
     out_of_scope_confidence: float = 0.6
     # Switching from one flow to the other needs at least this classifier confidence.
     intent_switch_confidence: float = 0.6
-
-
-def is_affirmation(parse: nlu.Parse) -> bool:
-    if DENY_RE.search(parse.text):
-        return False
-    return parse.intent == "affirm" or bool(AFFIRM_RE.search(parse.text))
-
-
-def is_denial(parse: nlu.Parse) -> bool:
-    return parse.intent == "deny" or bool(DENY_RE.search(parse.text))
 
 
 class RulesAgent:
@@ -85,33 +69,12 @@ class RulesAgent:
         self.catalog = catalog or load_catalog()
         self.classifier = classifier or nlu.default_classifier()
         self.name = name
-
-    # ---- replies -------------------------------------------------------------------------
-    def _say(
-        self,
-        act: str,
-        state: DialogueState,
-        ctx: TurnContext,
-        *,
-        facts: frozenset[str] = frozenset(),
-        slots: Mapping[str, SlotValue] | None = None,
-        **changes: object,
-    ) -> TurnOutcome:
-        """Render a template of ``act`` whose preconditions hold; vary phrasing by turn."""
-        auth = "authenticated" if state.customer_id is not None else "not_authenticated"
-        all_facts = facts | {auth}
-        options = [e for e in self.catalog.by_act(act) if e.applicable(all_facts)]
-        if not options:
-            raise LookupError(f"no template of act {act!r} applies to facts {sorted(all_facts)}")
-        entry = options[(ctx.conversation_id * 7 + ctx.turn_index) % len(options)]
-        text = self.catalog.render(entry.id, dict(slots or {}))
-        next_state = state.update(last_act=act, **changes)
-        if entry.action == "handoff":
-            next_state = next_state.update(handed_off=True, ended=True, awaiting=None)
-        elif entry.action == "end_conversation":
-            next_state = next_state.update(ended=True, awaiting=None)
-        reply = AgentReply(text=text, act=act, template_id=entry.id, action=entry.action)
-        return TurnOutcome(reply=reply, state=next_state)
+        self._say = TemplateResponder(self.catalog).say
+        self._orders = OrderIdentifier(
+            self._say,
+            match_descriptions=self.config.match_descriptions,
+            max_order_misses=self.config.max_order_misses,
+        )
 
     # ---- the flowchart -------------------------------------------------------------------
     def respond(
@@ -163,7 +126,7 @@ class RulesAgent:
         if record is None:  # the customer row vanished: never guess
             return self._say("handoff", state, ctx)
         if state.intent is None:
-            state = self._note_order_without_intent(state, parse, record, just_authenticated)
+            state = self._orders.note_without_intent(state, parse, record, just_authenticated)
             if (
                 just_authenticated
                 or state.order_number
@@ -171,29 +134,13 @@ class RulesAgent:
             ):
                 return self._ask_intent(state, ctx, record.profile.first_name)
             return self._clarify(state, ctx)
-        identified = self._identify_order(state, parse, record, ctx, just_authenticated)
+        identified = self._orders.identify(state, parse, record, ctx, just_authenticated)
         if isinstance(identified, TurnOutcome):
             return identified
         state, order = identified
         if state.intent == Intent.REFUND_STATUS:
             return self._refund_status(session, state, order, record, ctx)
         return self._cancellation(session, state, parse, order, record, ctx)
-
-    def _note_order_without_intent(
-        self,
-        state: DialogueState,
-        parse: nlu.Parse,
-        record: CustomerRecord,
-        just_authenticated: bool,
-    ) -> DialogueState:
-        """An order named before the customer said what they want is kept for the flow to come."""
-        named = [record.order(n) for n in parse.order_numbers]
-        found = [o for o in named if o is not None]
-        if not found and self.config.match_descriptions and not just_authenticated:
-            found = list(nlu.match_orders_by_description(parse.description_text, record.orders))
-        if len(found) == 1:
-            return state.update(order_number=found[0].order_number)
-        return state
 
     @staticmethod
     def _first_name_of(session: Session, state: DialogueState) -> str | None:
@@ -266,92 +213,6 @@ class RulesAgent:
             return self._say("greeting", state, ctx, awaiting=Awaiting.INTENT)
         return self._say("request_auth", state, ctx, awaiting=Awaiting.AUTH)
 
-    # ---- order identification ------------------------------------------------------------
-    def _identify_order(
-        self,
-        state: DialogueState,
-        parse: nlu.Parse,
-        record: CustomerRecord,
-        ctx: TurnContext,
-        just_authenticated: bool = False,
-    ) -> tuple[DialogueState, OrderView] | TurnOutcome:
-        named = [n for n in parse.order_numbers if n != state.order_number]
-        if not named and state.pending_order_ref is not None and state.order_number is None:
-            named = [state.pending_order_ref]
-        state = state.update(pending_order_ref=None)
-        if named:
-            order = record.order(named[0])
-            if order is None:
-                return self._order_miss(state, named[0], ctx)
-            return self._chosen(state, order, parse)
-        if state.order_number is not None:
-            current = record.order(state.order_number)
-            if current is not None:
-                return state, current
-        pool = record.orders
-        if state.awaiting == Awaiting.ORDER_CHOICE and state.candidate_orders:
-            pool = tuple(o for o in record.orders if o.order_number in state.candidate_orders)
-            if parse.ordinal is not None and parse.ordinal < len(state.candidate_orders):
-                chosen = record.order(state.candidate_orders[parse.ordinal])
-                if chosen is not None:
-                    return self._chosen(state, chosen, parse)
-        matches: tuple[OrderView, ...] = ()
-        if parse.mentions_last_order and pool:
-            matches = (pool[0],)
-        elif self.config.match_descriptions and not (just_authenticated and parse.bare_name):
-            matches = nlu.match_orders_by_description(parse.description_text, pool)
-        if len(matches) == 1:
-            return self._chosen(state, matches[0], parse)
-        if len(matches) > 1:
-            shown = matches[:MAX_DISAMBIGUATION_OPTIONS]
-            return self._say(
-                "disambiguate_order",
-                state,
-                ctx,
-                facts=frozenset({"multiple_candidate_orders"}),
-                slots={"order_options": [order_option(o) for o in shown]},
-                candidate_orders=tuple(o.order_number for o in shown),
-                awaiting=Awaiting.ORDER_CHOICE,
-            )
-        if parse.unrecognized_order_refs:
-            return self._order_miss(state, parse.unrecognized_order_refs[0], ctx)
-        if len(record.orders) == 1:
-            return self._chosen(state, record.orders[0], parse)
-        if not record.orders:
-            return self._say("no_eligible_orders", state, ctx, awaiting=Awaiting.ANYTHING_ELSE)
-        if state.awaiting in (Awaiting.ORDER, Awaiting.ORDER_CHOICE):
-            misses = state.order_misses + 1
-            if misses >= self.config.max_order_misses:
-                return self._say("handoff", state, ctx)
-            state = state.update(order_misses=misses)
-        return self._say("request_order", state, ctx, awaiting=Awaiting.ORDER)
-
-    @staticmethod
-    def _chosen(
-        state: DialogueState, order: OrderView, parse: nlu.Parse
-    ) -> tuple[DialogueState, OrderView]:
-        """Make ``order`` the current one; a reason given before any order was chosen is kept."""
-        reason = parse.cancel_reason or (
-            state.cancel_reason if state.order_number is None else None
-        )
-        state = state.forget_order().update(
-            order_number=order.order_number, awaiting=None, cancel_reason=reason
-        )
-        return state, order
-
-    def _order_miss(self, state: DialogueState, ref: str, ctx: TurnContext) -> TurnOutcome:
-        misses = state.order_misses + 1
-        if misses >= self.config.max_order_misses:
-            return self._say("handoff", state, ctx)
-        return self._say(
-            "order_not_found",
-            state,
-            ctx,
-            slots={"order_ref": ref[:40]},
-            order_misses=misses,
-            awaiting=Awaiting.ORDER,
-        )
-
     # ---- answers -------------------------------------------------------------------------
     def _refund_status(
         self,
@@ -371,7 +232,7 @@ class RulesAgent:
                 now=ctx.now,
             ).order
         except OrderNotFound:
-            return self._order_miss(state, order.order_number, ctx)
+            return self._orders.miss(state, order.order_number, ctx)
         act = refund_fact(looked_up)
         return self._say(
             act,
