@@ -197,3 +197,8 @@ def test_an_agent_failure_hands_off_and_loses_nothing(
         texts: Sequence[str] = [t.text for t in conversation.turns]
         assert texts[0] == "cancel order #W1234567"
         assert session.scalars(select(models.Handoff.reason)).one() == "agent_error"
+
+
+def test_a_store_without_a_world_is_a_clear_error(store_sessions: sessionmaker[Session]) -> None:
+    with pytest.raises(LookupError, match="csbot world seed"):
+        runner(store_sessions).start()
