@@ -6,7 +6,7 @@ conversation's state lives in its store row between turns (the service stays sta
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +21,6 @@ class Awaiting(StrEnum):
     AUTH_ZIP = "auth_zip"
     ORDER = "order"
     ORDER_CHOICE = "order_choice"
-    ORDER_CONFIRM = "order_confirm"
     CANCEL_REASON = "cancel_reason"
     CANCEL_CONFIRMATION = "cancel_confirmation"
     ANYTHING_ELSE = "anything_else"
@@ -56,8 +55,6 @@ class DialogueState:
     handed_off: bool = False
     ended: bool = False
     last_act: str | None = None
-    # Free-form flags for agent options (kept small; strings only).
-    notes: tuple[str, ...] = field(default=())
 
     def update(self, **changes: Any) -> DialogueState:
         """A copy with the given fields changed."""
@@ -98,7 +95,7 @@ class DialogueState:
         if values.get("pending_name") is not None:
             first, last = values["pending_name"]
             values["pending_name"] = (str(first), str(last))
-        for key in ("candidate_orders", "resolved", "notes"):
+        for key in ("candidate_orders", "resolved"):
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)

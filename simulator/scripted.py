@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -178,7 +177,7 @@ def build_scripts(session: Session, n: int, *, seed: int = 0) -> list[Script]:
     return scripts
 
 
-def _customer_says(script: Script, act: str, reply: str, turn: int, rng: random.Random) -> str:
+def _customer_says(script: Script, act: str, reply: str, rng: random.Random) -> str:
     """The scripted customer's next message, given the agent's last act."""
     if act in ("greeting", "greeting_named", "clarify"):
         return rng.choice(OPENERS[script.intent])
@@ -249,7 +248,7 @@ def run_script(runner: ConversationRunner, script: Script, *, seed: int = 0) -> 
     acts: list[str] = []
     message = rng.choice(OPENERS[script.intent])
     handed_off = False
-    for turn in range(MAX_TURNS):
+    for _ in range(MAX_TURNS):
         reply = runner.send(conversation_id, message)
         transcript += [("customer", message), ("agent", reply.text)]
         acts.append(reply.act)
@@ -257,7 +256,7 @@ def run_script(runner: ConversationRunner, script: Script, *, seed: int = 0) -> 
             handed_off = True
         if reply.action in ("handoff", "end_conversation"):
             break
-        message = _customer_says(script, reply.act, reply.text, turn, rng)
+        message = _customer_says(script, reply.act, reply.text, rng)
     with runner.sessions() as session:
         after = _snapshot(session, script.customer_id)
         action_rows = session.scalars(
@@ -322,8 +321,3 @@ def run_corpus(
         scripts = build_scripts(session, n, seed=seed)
     runner = ConversationRunner(sessions, agent, max_message_chars=max_message_chars)
     return CorpusReport(results=tuple(run_script(runner, s, seed=seed) for s in scripts))
-
-
-def scripts_summary(scripts: Sequence[Script]) -> dict[str, int]:
-    counts = Counter(f"{s.intent.value}/{s.refer_by}" for s in scripts)
-    return dict(sorted(counts.items()))

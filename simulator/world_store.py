@@ -25,6 +25,7 @@ from dialogue.store.models import (
     Shipment,
     WorldMeta,
 )
+from dialogue.store.repository import world_now
 
 WORLD_VERSION = "1"
 
@@ -117,7 +118,10 @@ def world_as_of(session: Session) -> datetime:
     Raises:
         WorldError: The store has not been seeded.
     """
-    return datetime.fromisoformat(_meta(session)["as_of"])
+    try:
+        return world_now(session)
+    except LookupError as exc:
+        raise WorldError(str(exc)) from exc
 
 
 def _by_status(

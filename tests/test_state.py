@@ -22,14 +22,19 @@ FULL = DialogueState(
     cancel_reason=CancelReason.FOUND_BETTER_PRICE,
     awaiting=Awaiting.CANCEL_CONFIRMATION,
     confirmation_for="#W1234567",
-    resolved=("refund_status:#W0000001", "cancel_order:#W7654321"),
+    resolved=(
+        "refund_status:#W0000001",
+        "cancel_order:#W7654321",
+        "{{ 7*7 }}",
+        "'; DROP TABLE orders; --",
+        "\u00e9\U0001f600",
+    ),
     clarifications=1,
     order_misses=2,
     turns=9,
     handed_off=True,
     ended=True,
     last_act="request_cancel_confirmation",
-    notes=("variant:b", "{{ 7*7 }}", "'; DROP TABLE orders; --", "\u00e9\U0001f600"),
 )
 
 
@@ -66,7 +71,6 @@ def test_default_state_to_json_exact() -> None:
         "handed_off": False,
         "ended": False,
         "last_act": None,
-        "notes": [],
     }
 
 
@@ -83,7 +87,6 @@ def test_full_state_round_trip_exact() -> None:
     assert type(restored.pending_name) is tuple
     assert type(restored.candidate_orders) is tuple
     assert type(restored.resolved) is tuple
-    assert type(restored.notes) is tuple
 
 
 def test_full_state_json_is_plain() -> None:
@@ -99,14 +102,19 @@ def test_full_state_json_is_plain() -> None:
         "cancel_reason": "found_better_price",
         "awaiting": "cancel_confirmation",
         "confirmation_for": "#W1234567",
-        "resolved": ["refund_status:#W0000001", "cancel_order:#W7654321"],
+        "resolved": [
+            "refund_status:#W0000001",
+            "cancel_order:#W7654321",
+            "{{ 7*7 }}",
+            "'; DROP TABLE orders; --",
+            "\u00e9\U0001f600",
+        ],
         "clarifications": 1,
         "order_misses": 2,
         "turns": 9,
         "handed_off": True,
         "ended": True,
         "last_act": "request_cancel_confirmation",
-        "notes": ["variant:b", "{{ 7*7 }}", "'; DROP TABLE orders; --", "\u00e9\U0001f600"],
     }
 
 
@@ -181,7 +189,7 @@ def test_forget_order_clears_exactly_the_order_fields() -> None:
         for f in dataclasses.fields(DialogueState)
         if f.name not in cleared and f.name != "pending_order_ref"
     ]
-    assert len(kept) == 12
+    assert len(kept) == 11
     for name in kept:
         assert getattr(forgotten, name) == getattr(FULL, name), name
 

@@ -253,7 +253,7 @@ def test_bad_config_raises() -> None:
 
 
 def test_unseeded_store_has_no_as_of(store_sessions: sessionmaker[Session]) -> None:
-    with store_sessions() as s, pytest.raises(WorldError, match="seed it first"):
+    with store_sessions() as s, pytest.raises(WorldError, match="run `csbot world seed` first"):
         world_as_of(s)
 
 
