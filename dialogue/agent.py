@@ -9,6 +9,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from dialogue.slots import SlotValue
 from dialogue.state import DialogueState
 from dialogue.text import CustomerMessage
 
@@ -20,6 +21,15 @@ class TurnContext:
     conversation_id: int
     turn_index: int
     now: datetime
+    # Chooses among a template's phrasings; the harness sets a key stable across runs (the
+    # conversation id depends on the order contacts were stored in), the service leaves it None.
+    phrasing_key: int | None = None
+
+    @property
+    def variant(self) -> int:
+        """Which phrasing to use this turn."""
+        base = self.conversation_id if self.phrasing_key is None else self.phrasing_key
+        return base * 7 + self.turn_index
 
     def idempotency_key(self, action: str) -> str:
         """A key unique to this action in this turn (a retried turn reuses it)."""
@@ -37,6 +47,11 @@ class AgentReply:
     action: str | None = None
     # Model scores per candidate template id (neural arms); None for the rule-based arm.
     scores: Mapping[str, float] | None = None
+    # The slot values the reply was rendered with (store-formatted): what it states, for judges
+    # and for the transcripts corpus. None where the arm does not say.
+    slots: Mapping[str, SlotValue] | None = None
+    # True for a reply that no catalog template fits (a human rep's extra behaviour).
+    off_catalog: bool = False
 
 
 @dataclass(frozen=True)

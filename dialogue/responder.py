@@ -33,12 +33,15 @@ class TemplateResponder:
         options = [e for e in self.catalog.by_act(act) if e.applicable(all_facts)]
         if not options:
             raise LookupError(f"no template of act {act!r} applies to facts {sorted(all_facts)}")
-        entry = options[(ctx.conversation_id * 7 + ctx.turn_index) % len(options)]
-        text = self.catalog.render(entry.id, dict(slots or {}))
+        entry = options[ctx.variant % len(options)]
+        values = dict(slots or {})
+        text = self.catalog.render(entry.id, values)
         next_state = state.update(last_act=act, **changes)
         if entry.action == "handoff":
             next_state = next_state.update(handed_off=True, ended=True, awaiting=None)
         elif entry.action == "end_conversation":
             next_state = next_state.update(ended=True, awaiting=None)
-        reply = AgentReply(text=text, act=act, template_id=entry.id, action=entry.action)
+        reply = AgentReply(
+            text=text, act=act, template_id=entry.id, action=entry.action, slots=values
+        )
         return TurnOutcome(reply=reply, state=next_state)
