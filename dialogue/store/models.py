@@ -236,3 +236,76 @@ class Handoff(Base):
 
 
 Index("ix_orders_customer_placed", Order.customer_id, Order.placed_at)
+
+
+# ---- automation-rate experiments (simulator.harness) ------------------------------------------
+class Experiment(Base):
+    """One A/B(/n) experiment: its spec, its progress and, once finished, its report."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Hash of the spec: a run of the same spec resumes the unfinished experiment with this key.
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # simulator.harness.ExperimentSpec.to_json(): arms, contacts, seed, population, instrument.
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # wall clock, UTC
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # Every figure of the report (simulator.stats.ExperimentFigures.to_dict()), once finished.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    report_path: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ExperimentAssignment(Base):
+    """A customer's arm in an experiment (stable hash of experiment key and customer id)."""
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "customer_id", name="uq_assignments_exp_customer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    arm: Mapped[str] = mapped_column(String(64))
+
+
+class ExperimentContact(Base):
+    """One simulated contact: who, which arm, which goal, when, and its conversation."""
+
+    __tablename__ = "experiment_contacts"
+    __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_contacts_exp_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), index=True)
+    key: Mapped[str] = mapped_column(String(32))  # "c000123", "c000123.r1" (its re-contact)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    arm: Mapped[str] = mapped_column(String(64))
+    issue_type: Mapped[str] = mapped_column(String(32))
+    is_recontact: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime)  # simulated clock
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    # simulator.customer.Goal / Persona as JSON: what the customer wanted and how they talk.
+    goal: Mapped[dict[str, Any]] = mapped_column(JSON)
+    persona: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ExperimentOutcome(Base):
+    """How a contact went, judged against the store (simulator.outcomes.ContactOutcome)."""
+
+    __tablename__ = "experiment_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("experiment_contacts.id"), unique=True)
+    turns: Mapped[int] = mapped_column(Integer)
+    handed_off: Mapped[bool] = mapped_column()
+    goal_met: Mapped[bool] = mapped_column()
+    wrong_action: Mapped[bool] = mapped_column()
+    wrong_fact: Mapped[bool] = mapped_column()
+    abandoned: Mapped[bool] = mapped_column()
+    recontacted_24h: Mapped[bool] = mapped_column()
+    automated: Mapped[bool] = mapped_column()
+    # What the judge found wrong, for reading transcripts ("told refund_completed, store: …").
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
