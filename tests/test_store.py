@@ -36,6 +36,10 @@ EXPECTED_TABLES = {
     "conversations",
     "turns",
     "action_log",
+    "experiments",
+    "experiment_assignments",
+    "experiment_contacts",
+    "experiment_outcomes",
     "handoffs",
     "alembic_version",
 }
