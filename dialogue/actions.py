@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session
 from dialogue.domain import CancelReason, OrderView, PaymentKind, RefundStatus
 from dialogue.policy import cancel_eligibility, may_cancel, refund_expected_by, refund_is_immediate
 from dialogue.store import models
-from dialogue.store.repository import get_owned_order_row, order_view
+from dialogue.store.repository import (
+    forget_customer,
+    get_owned_order_row,
+    order_view,
+    owned_order_view,
+)
 
 
 class ActionError(Exception):
@@ -119,10 +124,9 @@ def lookup_refund(
     previous = _previous(session, idempotency_key)
     if previous is not None:
         _check_same_request(previous, "lookup_refund", params)
-    row = get_owned_order_row(session, customer_id=customer_id, order_number=order_number)
-    if row is None:
+    view = owned_order_view(session, customer_id=customer_id, order_number=order_number)
+    if view is None:
         raise OrderNotFound(order_number)
-    view = order_view(row)
     if previous is not None:
         return RefundLookup(order=view, replayed=True)
     refund = view.latest_refund
@@ -131,7 +135,7 @@ def lookup_refund(
         key=idempotency_key,
         action="lookup_refund",
         customer_id=customer_id,
-        order_id=row.id,
+        order_id=view.id,
         conversation_id=conversation_id,
         outcome="done",
         params=params,
@@ -257,6 +261,8 @@ def cancel_order(
             session.flush()
     except IntegrityError as exc:  # the same key committed concurrently
         raise IdempotencyConflict(f"idempotency key {idempotency_key!r} raced") from exc
+    finally:
+        forget_customer(session, customer_id)  # a cached record must not outlive this write
     return CancelResult(
         order_number=order_number, refund_amount=amount, refund_method=kind, refund_status=status
     )

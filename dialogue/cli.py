@@ -1,4 +1,4 @@
-"""The ``csbot`` command line: store, world, chat and demo."""
+"""The ``csbot`` command line: store, world, chat, demo, experiments and the corpus."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dialogue.store.session import (
     make_session_factory,
     upgrade,
 )
+from simulator.cli import corpus_app, experiment_app
 
 app = typer.Typer(
     help="csbot: refund-status and cancellation customer-service agents.", no_args_is_help=True
@@ -28,6 +29,8 @@ db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 world_app = typer.Typer(help="Seed or import the store's world.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(world_app, name="world")
+app.add_typer(experiment_app, name="experiment")
+app.add_typer(corpus_app, name="corpus")
 
 DatabaseOption = Annotated[
     str | None,

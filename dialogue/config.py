@@ -9,6 +9,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def default_shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the source tree, where the public reference data lives, if any."""
+    candidate = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
 def default_data_dir() -> Path:
     """The user's data directory for csbot (the embedded SQLite file lives here)."""
     return Path(user_data_dir("csbot", appauthor=False))
@@ -28,6 +34,8 @@ class Settings(BaseSettings):
     world_items: int = 600
     # Largest accepted customer message, in characters; longer ones get a clear refusal.
     max_message_chars: int = 2000
+    # Public reference data (Bitext, BANKING77, …) that widens the simulated customers' phrasing.
+    shared_data_dir: Path | None = Field(default_factory=default_shared_data_dir)
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL to use: ``CSBOT_DATABASE_URL`` or the embedded SQLite file."""

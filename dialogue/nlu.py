@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 from functools import lru_cache
+from typing import Any
 
-from scipy.sparse import hstack
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -198,16 +199,64 @@ class IntentClassifier:
         self._pipeline.fit(texts, [label for _, label in rows])
         self.labels: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
 
-    def predict(self, text: str) -> tuple[str, float]:
-        """The most likely label and its probability."""
-        # The fitted parts are called directly: FeatureUnion.transform goes through joblib
-        # dispatch, which costs more than the two vectorizers themselves on one message.
-        masked = [self._spelling(mask_entities(text))]
+        self._prepare_fast_path()
+        self._memo: dict[str, tuple[str, float]] = {}
+
+    def _prepare_fast_path(self) -> None:
+        """Unpack the fitted vectorizers and model for :meth:`predict`.
+
+        sklearn's ``transform``/``predict_proba`` validate their input on every call, which costs
+        ~1.4 ms per message, ten times the arithmetic. Inference on one message reuses the fitted
+        analyzers, vocabularies, idf weights and coefficients directly; a test checks that it
+        matches ``predict_proba`` of the fitted pipeline.
+        """
         union = self._pipeline.named_steps["features"]
-        features = hstack([vec.transform(masked) for _, vec in union.transformer_list]).tocsr()
-        probs = self._pipeline.named_steps["clf"].predict_proba(features)[0]
-        best = int(probs.argmax())
-        return self.labels[best], float(probs[best])
+        self._parts: list[tuple[Any, dict[str, int], np.ndarray, int]] = []
+        offset = 0
+        for _, vec in union.transformer_list:
+            self._parts.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_, offset))
+            offset += len(vec.vocabulary_)
+        clf = self._pipeline.named_steps["clf"]
+        self._coef_t = np.ascontiguousarray(clf.coef_.T)  # (features, classes)
+        self._intercept = clf.intercept_  # (classes,)
+
+    def _features(self, masked: str) -> tuple[list[int], np.ndarray]:
+        index: list[int] = []
+        values: list[float] = []
+        for analyzer, vocabulary, idf, offset in self._parts:
+            counts: dict[int, int] = {}
+            for gram in analyzer(masked):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                continue
+            columns = list(counts)
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=float))  # sublinear tf
+            weights = tf * idf[columns]
+            weights /= np.sqrt(weights @ weights)  # each vectorizer is l2-normalised
+            index += [offset + c for c in columns]
+            values += weights.tolist()
+        return index, np.asarray(values)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """P(label) for each of :attr:`labels` (multinomial logistic regression)."""
+        index, values = self._features(self._spelling(mask_entities(text)))
+        logits = self._intercept + values @ self._coef_t[index] if index else self._intercept
+        exp = np.exp(logits - logits.max())
+        probs: np.ndarray = exp / exp.sum()
+        return probs
+
+    def predict(self, text: str) -> tuple[str, float]:
+        """The most likely label and its probability (memoised: a pure function of the text)."""
+        found = self._memo.get(text)
+        if found is None:
+            probs = self.probabilities(text)
+            best = int(probs.argmax())
+            found = (self.labels[best], float(probs[best]))
+            if len(self._memo) < 200_000:
+                self._memo[text] = found
+        return found
 
 
 @lru_cache(maxsize=1)

@@ -17,10 +17,15 @@ ISSUE_TYPES: tuple[IssueType, ...] = ("refund_status", "cancel_order", "out_of_s
 
 @dataclass(frozen=True)
 class ArmSpec:
-    """One arm: a registered agent name and its share of the customers."""
+    """One arm: its label, the registered agent it runs, and its share of the customers."""
 
     name: str
     weight: float = 1.0
+    agent: str = ""  # the registered agent (simulator.arms); empty = same as ``name``
+
+    @property
+    def agent_name(self) -> str:
+        return self.agent or self.name
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,9 @@ class Experiment(Base):
     name: Mapped[str] = mapped_column(String(200))
     # simulator.harness.ExperimentSpec.to_json(): arms, contacts, seed, population, instrument.
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Customer ids eligible for each issue type when the experiment was created: the schedule is
+    # drawn from these, so a resumed run draws the same contacts whatever the world became.
+    population: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished
     created_at: Mapped[datetime] = mapped_column(DateTime)  # wall clock, UTC
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)

@@ -132,17 +132,83 @@ def get_customer(session: Session, customer_id: int) -> CustomerProfile | None:
     return _profile(row) if row else None
 
 
+# ---- an optional read cache of customer records ------------------------------------------------
+# A process that owns its customers' writes (a harness worker: contacts are sharded by customer)
+# attaches a RecordCache to its session; every write path (dialogue.actions) forgets the customer it
+# changed, so a cached record is never older than the store. The service attaches none: it reads the
+# store each turn.
+RECORD_CACHE = "csbot.record_cache"
+RecordCache = dict[int, CustomerRecord]
+
+
+def attach_record_cache(session: Session) -> RecordCache:
+    """Cache customer records on this session from now on (until :func:`detach_record_cache`)."""
+    cache: RecordCache = session.info.setdefault(RECORD_CACHE, {})
+    return cache
+
+
+def detach_record_cache(session: Session) -> None:
+    session.info.pop(RECORD_CACHE, None)
+
+
+def forget_customer(session: Session, customer_id: int) -> None:
+    """Drop a cached record (its orders changed, or a transaction that read it rolled back)."""
+    cache: RecordCache | None = session.info.get(RECORD_CACHE)
+    if cache is not None:
+        cache.pop(customer_id, None)
+
+
+def _ordered(rows: Any) -> tuple[OrderView, ...]:
+    views = [order_view(r) for r in rows]
+    views.sort(key=lambda o: (o.placed_at, o.id), reverse=True)
+    return tuple(views)
+
+
 def customer_record(session: Session, customer_id: int) -> CustomerRecord | None:
     """The customer's profile and all their orders, newest first."""
+    cache: RecordCache | None = session.info.get(RECORD_CACHE)
+    if cache is not None and customer_id in cache:
+        return cache[customer_id]
     profile = get_customer(session, customer_id)
     if profile is None:
         return None
-    rows = session.scalars(
-        _order_query()
-        .where(models.Order.customer_id == customer_id)
-        .order_by(models.Order.placed_at.desc(), models.Order.id.desc())
-    ).all()
-    return CustomerRecord(profile=profile, orders=tuple(order_view(r) for r in rows))
+    rows = session.scalars(_order_query().where(models.Order.customer_id == customer_id)).all()
+    record = CustomerRecord(profile=profile, orders=_ordered(rows))
+    if cache is not None:
+        cache[customer_id] = record
+    return record
+
+
+def preload_records(session: Session, customer_ids: list[int], *, chunk: int = 500) -> int:
+    """Load many customers' records into the attached cache in a few queries; returns how many."""
+    cache: RecordCache | None = session.info.get(RECORD_CACHE)
+    if cache is None:
+        raise RuntimeError("attach_record_cache(session) first")
+    loaded = 0
+    for start in range(0, len(customer_ids), chunk):
+        ids = customer_ids[start : start + chunk]
+        customers = session.scalars(
+            select(models.Customer).where(models.Customer.id.in_(ids))
+        ).all()
+        by_customer: dict[int, list[models.Order]] = {c.id: [] for c in customers}
+        for row in session.scalars(_order_query().where(models.Order.customer_id.in_(ids))):
+            by_customer[row.customer_id].append(row)
+        for customer in customers:
+            cache[customer.id] = CustomerRecord(
+                profile=_profile(customer), orders=_ordered(by_customer[customer.id])
+            )
+            loaded += 1
+    return loaded
+
+
+def owned_order_view(session: Session, *, customer_id: int, order_number: str) -> OrderView | None:
+    """One of the customer's orders as a view (from the record cache when one is attached)."""
+    cache: RecordCache | None = session.info.get(RECORD_CACHE)
+    if cache is not None:
+        record = customer_record(session, customer_id)
+        return record.order(order_number) if record is not None else None
+    row = get_owned_order_row(session, customer_id=customer_id, order_number=order_number)
+    return order_view(row) if row is not None else None
 
 
 def get_owned_order_row(

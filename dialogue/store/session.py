@@ -16,8 +16,15 @@ from alembic import command
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets its parent folder, foreign keys on and WAL journaling."""
+def make_engine(url: str, *, immediate: bool = False) -> Engine:
+    """Create an engine; SQLite gets its parent folder, foreign keys on and WAL journaling.
+
+    Args:
+        url: the database URL.
+        immediate: SQLite only: take the write lock when a transaction begins (``BEGIN
+            IMMEDIATE``), for processes that write concurrently to one file; a deferred
+            transaction that read first would fail at its first write instead of waiting.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -38,7 +45,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
