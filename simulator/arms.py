@@ -34,8 +34,14 @@ class UnknownArm(ValueError):
     pass
 
 
+_BUILT: dict[tuple[str, Callable[[], Agent]], Agent] = {}
+
+
 def build_agent(name: str) -> Agent:
-    """A fresh agent of the registered arm ``name``.
+    """The agent of the registered arm ``name``, built once per process.
+
+    Agents keep no per-conversation state (everything lives in DialogueState and the store), so
+    one instance serves every contact; building one trains the NLU and loads the catalog.
 
     Raises:
         UnknownArm: no arm of that name is registered.
@@ -44,4 +50,7 @@ def build_agent(name: str) -> Agent:
         factory = ARMS[name]
     except KeyError:
         raise UnknownArm(f"unknown arm {name!r}; known arms: {', '.join(sorted(ARMS))}") from None
-    return factory()
+    key = (name, factory)
+    if key not in _BUILT:
+        _BUILT[key] = factory()
+    return _BUILT[key]

@@ -145,7 +145,8 @@ def experiment_run(
             bar.close()
     elapsed = time.perf_counter() - started
     engine = make_engine(url)
-    done = finish(make_session_factory(engine), experiment_id, out or settings.data_dir / "reports")
+    folder = (out or settings.data_dir / "reports") / spec.key
+    done = finish(make_session_factory(engine), experiment_id, folder)
     engine.dispose()
     typer.echo(summary_table(done.figures))
     typer.echo(f"\nstore: {url}")
@@ -174,7 +175,8 @@ def experiment_report(
     try:
         with sessions() as session:
             experiment_id = find_experiment(session, ref)
-        done = finish(sessions, experiment_id, out or settings.data_dir / "reports")
+        folder = (out or settings.data_dir / "reports") / ref
+        done = finish(sessions, experiment_id, folder)
     except ExperimentNotFound as exc:
         _fail(str(exc))
         return

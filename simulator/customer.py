@@ -178,6 +178,8 @@ class SimulatedCustomer:
         stated = self._stated_order(reply)
         if stated is not None and stated != goal.order_number:
             return  # about another order: not our goal (the wrong-order reply handles it)
+        if reply.act == "already_cancelled" and self.verdict.claimed_cancel:
+            return  # true since this contact's own cancellation (the store check has the say)
         if reply.act != "cancel_done" and reply.act not in goal.true_acts:
             # (a claimed cancellation is checked against the store by the harness)
             self._wrong(

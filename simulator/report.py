@@ -302,7 +302,9 @@ def _grouped_bars_png(
         width = 0.8 / max(len(series), 1)
         for i, name in enumerate(series):
             offsets = positions - 0.4 + width * (i + 0.5)  # (groups,)
-            yerr = None if errors is None else np.asarray(errors[i])  # (2, groups)
+            yerr = (
+                None if errors is None else np.clip(np.asarray(errors[i]), 0.0, None)
+            )  # (2, groups)
             ax.bar(offsets, heights[i], width, yerr=yerr, capsize=3, label=name)
         ax.set_xticks(positions, list(groups))
         ax.set_ylim(bottom=0, top=ytop)
