@@ -211,11 +211,16 @@ class IntentClassifier:
         matches ``predict_proba`` of the fitted pipeline.
         """
         union = self._pipeline.named_steps["features"]
-        self._parts: list[tuple[Any, dict[str, int], np.ndarray, int]] = []
+        self._parts: list[tuple[Any, dict[str, int], np.ndarray, int, bool]] = []
         offset = 0
         for _, vec in union.transformer_list:
-            self._parts.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_, offset))
+            per_word = vec.analyzer == "char_wb"  # its n-grams never cross a word boundary
+            analyzer = vec.build_analyzer()
+            self._parts.append((analyzer, vec.vocabulary_, vec.idf_, offset, per_word))
             offset += len(vec.vocabulary_)
+        # char_wb n-gram columns of each word seen (a word's n-grams do not depend on its
+        # neighbours, and chat vocabulary repeats), bounded.
+        self._word_columns: dict[str, list[int]] = {}
         clf = self._pipeline.named_steps["clf"]
         self._coef_t = np.ascontiguousarray(clf.coef_.T)  # (features, classes)
         self._intercept = clf.intercept_  # (classes,)
@@ -223,12 +228,10 @@ class IntentClassifier:
     def _features(self, masked: str) -> tuple[list[int], np.ndarray]:
         index: list[int] = []
         values: list[float] = []
-        for analyzer, vocabulary, idf, offset in self._parts:
+        for analyzer, vocabulary, idf, offset, per_word in self._parts:
             counts: dict[int, int] = {}
-            for gram in analyzer(masked):
-                column = vocabulary.get(gram)
-                if column is not None:
-                    counts[column] = counts.get(column, 0) + 1
+            for column in self._columns(analyzer, vocabulary, masked, per_word):
+                counts[column] = counts.get(column, 0) + 1
             if not counts:
                 continue
             columns = list(counts)
@@ -238,6 +241,22 @@ class IntentClassifier:
             index += [offset + c for c in columns]
             values += weights.tolist()
         return index, np.asarray(values)
+
+    def _columns(
+        self, analyzer: Any, vocabulary: dict[str, int], masked: str, per_word: bool
+    ) -> list[int]:
+        if not per_word:
+            return [c for c in map(vocabulary.get, analyzer(masked)) if c is not None]
+        columns: list[int] = []
+        cache = self._word_columns
+        for word in masked.split():
+            found = cache.get(word)
+            if found is None:
+                found = [c for c in map(vocabulary.get, analyzer(word)) if c is not None]
+                if len(cache) < 200_000:
+                    cache[word] = found
+            columns += found
+        return columns
 
     def probabilities(self, text: str) -> np.ndarray:
         """P(label) for each of :attr:`labels` (multinomial logistic regression)."""

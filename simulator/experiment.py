@@ -29,6 +29,7 @@ from simulator.harness import (
 from simulator.outcomes import ArmAssignmentCounts, ArmSpec, ContactOutcome, ExperimentInfo
 from simulator.phrases import PhraseBank, load_phrase_bank
 from simulator.report import ReportFiles, write_report
+from simulator.shards import ShardResult, merge, run_task, sqlite_path
 from simulator.stats import ExperimentFigures, summarize
 
 Primary = tuple[str, int, str, datetime]
@@ -185,11 +186,31 @@ def _run_on_ray(
 ) -> None:
     import ray
 
+    local_file = sqlite_path(database_url)
+    if local_file is not None and address is not None:
+        raise SpecError(
+            "a Ray cluster cannot share an SQLite file: use a PostgreSQL store "
+            "(--database-url postgresql+psycopg://...) with --ray-address"
+        )
     if not ray.is_initialized():
         if address is None:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
+    if local_file is not None:
+        _run_sqlite_shards(
+            ray,
+            database_url,
+            sessions,
+            experiment_id,
+            spec,
+            primaries,
+            workers,
+            shared_data,
+            batch_size,
+            on_progress,
+        )
+        return
     task = ray.remote(_shard_task)
     shards: list[list[Primary]] = [[] for _ in range(workers)]
     for primary in primaries:
@@ -216,6 +237,40 @@ def _run_on_ray(
                 on_progress(now - seen)
             seen = now if seen is None else max(seen, now)
     ray.get(refs)
+
+
+def _run_sqlite_shards(
+    ray: Any,
+    database_url: str,
+    sessions: sessionmaker[Session],
+    experiment_id: int,
+    spec: ExperimentSpec,
+    primaries: Sequence[Primary],
+    workers: int,
+    shared_data: Path | None,
+    batch_size: int,
+    on_progress: Progress | None,
+) -> None:
+    """Tasks run customers on private copies of the store; each result is merged as it lands."""
+    chunks = workers * 4  # several tasks per worker: progress, and less lost to a kill
+    shards: list[list[Primary]] = [[] for _ in range(chunks)]
+    for primary in primaries:
+        shards[shard_of(primary[1], chunks)].append(primary)
+    task = ray.remote(run_task)
+    spec_json = spec.to_json()
+    data = str(shared_data) if shared_data else None
+    refs = [
+        task.remote(database_url, experiment_id, spec_json, shard, data, batch_size)
+        for shard in shards
+        if shard
+    ]
+    while refs:
+        ready, refs = ray.wait(refs, num_returns=1)
+        result: ShardResult = ray.get(ready[0])
+        with sessions() as session, session.begin():
+            merge(session.connection(), result)
+        if on_progress is not None:
+            on_progress(result.contacts_run)
 
 
 # ---- reading results and reporting -------------------------------------------------------------

@@ -114,7 +114,7 @@ class Persona:
     drop_punctuation: bool
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 def draw_persona(spec: PopulationSpec, rng: random.Random) -> Persona:
@@ -152,7 +152,7 @@ class Goal:
     questions_back: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["expected_acts"] = sorted(self.expected_acts)
         out["true_acts"] = sorted(self.true_acts)
         out["facts"] = dict(self.facts)

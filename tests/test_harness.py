@@ -278,11 +278,54 @@ def test_killed_cli_run_resumes_without_duplicates(small_world_file: Path, tmp_p
     assert [p.read_text() for p in a] == [p.read_text() for p in b]
 
 
+def _store_contents(url: str) -> dict[str, Any]:
+    """Everything a run leaves in the store, keyed by what does not depend on run order."""
+    for sessions in _sessions(url):
+        with sessions() as session:
+            turns = session.execute(
+                select(
+                    models.ExperimentContact.key,
+                    models.Turn.index,
+                    models.Turn.speaker,
+                    models.Turn.text,
+                    models.Turn.act,
+                ).join(
+                    models.Turn,
+                    models.Turn.conversation_id == models.ExperimentContact.conversation_id,
+                )
+            ).all()
+            orders = session.execute(
+                select(models.Order.order_number, models.Order.status, models.Order.cancelled_at)
+            ).all()
+            actions = session.execute(
+                select(
+                    models.ExperimentContact.key, models.ActionLog.action, models.ActionLog.outcome
+                ).join(
+                    models.ActionLog,
+                    models.ActionLog.conversation_id == models.ExperimentContact.conversation_id,
+                )
+            ).all()
+            return {
+                "turns": sorted(turns),
+                "orders": sorted(orders, key=str),
+                "actions": sorted(actions),
+                "refunds": session.scalar(select(func.count(models.Refund.id))),
+                "handoffs": session.scalar(select(func.count(models.Handoff.id))),
+                "assignments": session.scalar(select(func.count(models.ExperimentAssignment.id))),
+            }
+    raise AssertionError("unreachable")
+
+
 def test_ray_workers_match_the_serial_run(small_world_file: Path, tmp_path: Path) -> None:
     spec = _spec("rules,rules_no_descriptions", 300, seed=9)
-    serial = _run(_world(small_world_file, tmp_path / "a"), spec, tmp_path / "ra")
-    on_ray = _run(_world(small_world_file, tmp_path / "b"), spec, tmp_path / "rb", workers=2)
+    url_serial = _world(small_world_file, tmp_path / "a")
+    url_ray = _world(small_world_file, tmp_path / "b")
+    serial = _run(url_serial, spec, tmp_path / "ra")
+    on_ray = _run(url_ray, spec, tmp_path / "rb", workers=2)
     assert _figures_dict(on_ray) == _figures_dict(serial)
+    ray_store, serial_store = _store_contents(url_ray), _store_contents(url_serial)
+    assert ray_store["actions"], "the run should have logged actions"
+    assert ray_store == serial_store
 
 
 # ---- bad input: clear errors before anything runs ----------------------------------------------
