@@ -74,7 +74,7 @@ def two_arm_end_to_end(folder: Path, contacts: int, shared: Path | None) -> tupl
     return time.perf_counter() - started, contacts_in(url)
 
 
-def serial_vs_ray(folder: Path, contacts: int, shared: Path | None) -> tuple[float, float]:
+def serial_vs_ray(folder: Path, contacts: int, shared: Path | None) -> tuple[float, float, int]:
     spec = ExperimentSpec(arms=parse_arms("rules,rules_no_descriptions"), contacts=contacts, seed=5)
     times = []
     for workers in (1, 2):
@@ -82,7 +82,7 @@ def serial_vs_ray(folder: Path, contacts: int, shared: Path | None) -> tuple[flo
         started = time.perf_counter()
         run_experiment(url, spec, shared_data=shared, workers=workers)
         times.append(time.perf_counter() - started)
-    return times[0], times[1]
+    return times[0], times[1], contacts_in(url)
 
 
 def main() -> None:
@@ -101,13 +101,15 @@ def main() -> None:
             f"two arms, {args.contacts} primary contacts ({total} with re-contacts), end to end "
             f"(seed world, run, report): {seconds:.1f}s"
         )
-        serial, ray = serial_vs_ray(folder, args.ray_contacts, shared)
+        serial, ray, total = serial_vs_ray(folder, args.ray_contacts, shared)
         print(
-            f"{args.ray_contacts} contacts: serial {serial:.1f}s, Ray 2 workers {ray:.1f}s "
-            "(Ray start-up included)"
+            f"two arms, {args.ray_contacts} primary contacts ({total} with re-contacts): "
+            f"serial {serial:.1f}s ({total / serial:.0f} contacts/s), Ray 2 workers {ray:.1f}s "
+            f"({total / ray:.0f} contacts/s, Ray start-up included)"
         )
     print(f"rules_contacts_per_s: {rate:.0f}")
     print(f"two_arm_{args.contacts}_end_to_end_s: {seconds:.1f}")
+    print(f"ray2_contacts_per_s: {total / ray:.0f}")
     print(f"ray2_over_serial_time_ratio: {ray / serial:.2f}")
 
 

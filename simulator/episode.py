@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -105,26 +104,32 @@ def _respond(
 ) -> TurnOutcome:
     """One agent turn in a savepoint; a turn that raises is rolled back and handed off.
 
-    The savepoint is issued on the connection rather than with ``begin_nested`` (which flushes
-    and tracks state, several times the cost of the turn itself); on the rare failure the ORM's
-    identity map is cleared, as its view of the rolled-back rows can no longer be trusted.
+    The savepoint is issued on the DBAPI connection rather than with ``begin_nested`` (which
+    flushes and tracks state at several times the cost of the rest of the turn); on the rare
+    failure the ORM's identity map is cleared, as its view of the rolled-back rows is stale.
     """
     message = clean_message(raw, max_chars=MAX_MESSAGE_CHARS)
-    connection = session.connection()
-    connection.exec_driver_sql("SAVEPOINT csbot_turn")
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute("SAVEPOINT csbot_turn")
     try:
         outcome = agent.respond(session, state, message, ctx)
-        session.flush()
+        session.flush()  # writes the agent left pending belong to this turn's savepoint
     except Exception:
         logger.exception("agent %s failed in conversation %s", agent.name, ctx.conversation_id)
-        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT csbot_turn")
-        connection.exec_driver_sql("RELEASE SAVEPOINT csbot_turn")
+        cursor.execute("ROLLBACK TO SAVEPOINT csbot_turn")
+        cursor.execute("RELEASE SAVEPOINT csbot_turn")
         session.expunge_all()
         repository.forget_customer(session, state.customer_id or -1)
         reply = AgentReply(text=FAILSAFE_TEXT, act="handoff", template_id=None, action="handoff")
         return TurnOutcome(reply=reply, state=state.update(handed_off=True, ended=True))
-    connection.exec_driver_sql("RELEASE SAVEPOINT csbot_turn")
+    cursor.execute("RELEASE SAVEPOINT csbot_turn")
     return outcome
+
+
+def _changes(dbapi: Any) -> int:
+    """Rows changed so far on this DBAPI connection (SQLite); -1 where the driver cannot say."""
+    value = getattr(dbapi, "total_changes", None)
+    return value if isinstance(value, int) else -1
 
 
 def record_snapshot(record: CustomerRecord) -> Snapshot:
@@ -158,6 +163,8 @@ def run_episode(
         silent_per_turn=silent_per_turn,
     )
     before = record_snapshot(record)  # the record cache is never older than the store
+    dbapi = session.connection().connection.dbapi_connection
+    agent_changes = 0
     connection = session.connection()
     conversation_id = connection.execute(
         INSERT_CONVERSATION,
@@ -179,7 +186,9 @@ def run_episode(
         ctx = TurnContext(
             conversation_id=conversation_id, turn_index=index, now=now, phrasing_key=phrasing_key
         )
+        changes = _changes(dbapi)
         outcome = _respond(session, agent, state, text, ctx)
+        agent_changes += _changes(dbapi) - changes if changes >= 0 else 1
         if on_turn is not None:
             on_turn(text, outcome.reply, state)  # the state the agent read (its context)
         reply, state = outcome.reply, outcome.state
@@ -200,19 +209,20 @@ def run_episode(
         now += timedelta(seconds=TURN_SECONDS)
     if text is not None and not state.ended and not customer.verdict.goal_met:
         customer.verdict.abandoned = True  # ran out of turns
-    after = snapshot(session, contact.customer_id)
+    # Read the customer's orders back unless the database says the agent changed no row at all
+    # (SQLite counts every row a connection changes, however it was written).
+    after = snapshot(session, contact.customer_id) if agent_changes else before
     wrong, made = store_problems(goal, before, after)
-    verdict = customer.verdict
-    problems = list(verdict.problems) + wrong
-    logged = Counter(
-        session.scalars(
+    if agent_changes:
+        logged = session.scalars(
             select(models.ActionLog.customer_id).where(
                 models.ActionLog.conversation_id == conversation_id
             )
         ).all()
-    )
-    if set(logged) - {contact.customer_id}:
-        wrong.append("an action touched another customer")
+        if set(logged) - {contact.customer_id}:
+            wrong.append("an action touched another customer")
+    verdict = customer.verdict
+    problems = list(verdict.problems) + wrong
     if goal.wants_cancellation and verdict.goal_met and not made:
         verdict.goal_met = False  # said "cancelled", the store disagrees
         verdict.wrong_fact = True

@@ -107,6 +107,9 @@ def _order_query() -> Any:
 
 def find_customer_by_email(session: Session, email: str) -> CustomerProfile | None:
     """The customer with this email (case-insensitive), or None."""
+    index: dict[str, CustomerProfile] | None = session.info.get(EMAIL_INDEX)
+    if index is not None and email.strip().lower() in index:
+        return index[email.strip().lower()]
     row = session.scalar(
         select(models.Customer).where(models.Customer.email == email.strip().lower())
     )
@@ -138,6 +141,7 @@ def get_customer(session: Session, customer_id: int) -> CustomerProfile | None:
 # changed, so a cached record is never older than the store. The service attaches none: it reads the
 # store each turn.
 RECORD_CACHE = "csbot.record_cache"
+EMAIL_INDEX = "csbot.email_index"  # preloaded customers by email (emails never change)
 RecordCache = dict[int, CustomerRecord]
 
 
@@ -149,6 +153,7 @@ def attach_record_cache(session: Session) -> RecordCache:
 
 def detach_record_cache(session: Session) -> None:
     session.info.pop(RECORD_CACHE, None)
+    session.info.pop(EMAIL_INDEX, None)
 
 
 def forget_customer(session: Session, customer_id: int) -> None:
@@ -193,10 +198,13 @@ def preload_records(session: Session, customer_ids: list[int], *, chunk: int = 5
         by_customer: dict[int, list[models.Order]] = {c.id: [] for c in customers}
         for row in session.scalars(_order_query().where(models.Order.customer_id.in_(ids))):
             by_customer[row.customer_id].append(row)
+        index: dict[str, CustomerProfile] = session.info.setdefault(EMAIL_INDEX, {})
         for customer in customers:
+            profile = _profile(customer)
             cache[customer.id] = CustomerRecord(
-                profile=_profile(customer), orders=_ordered(by_customer[customer.id])
+                profile=profile, orders=_ordered(by_customer[customer.id])
             )
+            index[profile.email] = profile
             loaded += 1
     return loaded
 
