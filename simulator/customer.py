@@ -1,7 +1,8 @@
 """A goal-driven simulated customer: talks through the phrase bank and judges replies.
 
-The customer reads each reply through its act and the slot values it states (or, for free text
-with no slots, through the order ids, amounts and dates it finds in the text) and judges it against
+The customer reads each reply through its act and the slot values it states (for free text with
+no catalog act, through an act classifier, simulator.act_reader; with no slots, through the order
+ids, amounts and dates it finds in the text) and judges it against
 the store's facts about their goal, drawn when the contact began. The store-side checks (was the
 right order cancelled, was anything else changed) are the harness's: see simulator/episode.py.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from dialogue.agent import AgentReply
 from dialogue.domain import CustomerRecord
+from simulator.act_reader import read_act
 from simulator.phrases import PhraseBank, add_noise
 from simulator.population import Goal, Persona
 
@@ -170,21 +172,19 @@ class SimulatedCustomer:
         found = ORDER_ID.findall(reply.text)
         return found[0] if found else None
 
-    def _check_facts(self, reply: AgentReply) -> None:
+    def _check_facts(self, reply: AgentReply, act: str) -> None:
         """A fact-stating reply about the goal order must match the store."""
         goal = self.goal
-        if reply.act not in FACT_ACTS or goal.order_number is None:
+        if act not in FACT_ACTS or goal.order_number is None:
             return
         stated = self._stated_order(reply)
         if stated is not None and stated != goal.order_number:
             return  # about another order: not our goal (the wrong-order reply handles it)
-        if reply.act == "already_cancelled" and self.verdict.claimed_cancel:
+        if act == "already_cancelled" and self.verdict.claimed_cancel:
             return  # true since this contact's own cancellation (the store check has the say)
-        if reply.act != "cancel_done" and reply.act not in goal.true_acts:
+        if act != "cancel_done" and act not in goal.true_acts:
             # (a claimed cancellation is checked against the store by the harness)
-            self._wrong(
-                f"told {reply.act} about {goal.order_number}, true: {sorted(goal.true_acts)}"
-            )
+            self._wrong(f"told {act} about {goal.order_number}, true: {sorted(goal.true_acts)}")
             return
         if reply.slots is not None:
             for key, value in reply.slots.items():
@@ -207,8 +207,8 @@ class SimulatedCustomer:
 
     def reply_to(self, reply: AgentReply) -> str | None:
         """The customer's next message, or None when they leave."""
-        goal, act = self.goal, reply.act
-        self._check_facts(reply)
+        goal, act = self.goal, read_act(reply)
+        self._check_facts(reply, act)
         if reply.action in HANDOFF_ACTIONS:
             self.verdict.handed_off = True
             self.verdict.goal_met = goal.handoff_is_right and (

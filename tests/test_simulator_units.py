@@ -160,3 +160,37 @@ def test_corpus_export_is_split_by_customer(tmp_path: Path) -> None:
     assert not (seen["train"] & seen.get("test", set()))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["dialogues"] == 120 and manifest["examples"] == summary.examples
+
+
+def test_act_reader_reads_free_text_it_was_not_trained_on() -> None:
+    """Held-out rep replies and the catalog's own templates; floors well under what was measured
+    (0.991 on both, `docs/simulator.md`)."""
+    from simulator.act_reader import SAMPLE_SLOTS, act_classifier
+    from simulator.human_agent import write_reply
+    from templates import ACTS, load_catalog
+
+    classifier = act_classifier()
+    rng = random.Random(999)  # not the training seed
+    held_out = [
+        (write_reply(act, SAMPLE_SLOTS, rng, off_catalog_rate=0.12)[0], act)
+        for act in sorted(ACTS)
+        for _ in range(10)
+    ]
+    accuracy = sum(classifier.predict(t)[0] == a for t, a in held_out) / len(held_out)
+    assert accuracy >= 0.95
+    catalog = load_catalog()
+    rendered = [
+        (catalog.render(e.id, dict(SAMPLE_SLOTS)), act)
+        for act in sorted(ACTS)
+        for e in catalog.by_act(act)
+    ]
+    accuracy = sum(classifier.predict(t)[0] == a for t, a in rendered) / len(rendered)
+    assert accuracy >= 0.95
+
+
+def test_customer_reads_a_reply_without_a_catalog_act_by_its_text() -> None:
+    c = _customer(REFUND_GOAL)
+    c.opening()
+    text = "Before I can look into that, could you tell me the email address on your account?"
+    answer = c.reply_to(AgentReply(text=text, act="", template_id=None))
+    assert answer is not None and "ann@example.com" in answer
