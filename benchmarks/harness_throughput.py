@@ -24,7 +24,7 @@ from dialogue.config import Settings
 from dialogue.store import models
 from dialogue.store.session import make_engine, make_session_factory, upgrade
 from simulator.experiment import finish, run_experiment
-from simulator.harness import ExperimentSpec, parse_arms
+from simulator.spec import ExperimentSpec, parse_arms
 from simulator.world import WorldConfig, seed_world
 
 

@@ -90,8 +90,8 @@ def experiment_run(
 ) -> None:
     """Run (or resume) an experiment, write its report, print a summary table."""
     from simulator.experiment import finish, run_experiment
-    from simulator.harness import ExperimentSpec, SpecError, parse_arms
     from simulator.report import summary_table
+    from simulator.spec import ExperimentSpec, SpecError, parse_arms
 
     settings = Settings()
     try:

@@ -29,10 +29,10 @@ from dialogue.store import repository
 from dialogue.store.repository import world_now
 from dialogue.store.session import make_engine, make_session_factory, upgrade
 from simulator.episode import PlannedContact, run_episode
-from simulator.harness import ExperimentSpec, eligible_population, primary_schedule
 from simulator.outcomes import ArmSpec
 from simulator.phrases import load_phrase_bank
 from simulator.population import PopulationSpec, draw_goal, draw_persona
+from simulator.spec import ExperimentSpec, eligible_population, primary_schedule
 from simulator.world import WorldConfig, seed_world
 
 SPLITS = (("train", 0.8), ("valid", 0.1), ("test", 0.1))

@@ -14,22 +14,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialogue.store import models
 from dialogue.store.repository import world_now
 from dialogue.store.session import make_engine, make_session_factory
-from simulator.harness import (
+from simulator.harness import ContactRunner, shard_of, utcnow
+from simulator.outcomes import ArmAssignmentCounts, ArmSpec, ContactOutcome, ExperimentInfo
+from simulator.phrases import PhraseBank, load_phrase_bank
+from simulator.report import ReportFiles, write_report
+from simulator.shards import ShardResult, merge, run_task, sqlite_path
+from simulator.spec import (
     Assigner,
-    ContactRunner,
     ExperimentSpec,
     SpecError,
     StableHashAssigner,
     check_population,
     eligible_population,
     primary_schedule,
-    shard_of,
-    utcnow,
 )
-from simulator.outcomes import ArmAssignmentCounts, ArmSpec, ContactOutcome, ExperimentInfo
-from simulator.phrases import PhraseBank, load_phrase_bank
-from simulator.report import ReportFiles, write_report
-from simulator.shards import ShardResult, merge, run_task, sqlite_path
 from simulator.stats import ExperimentFigures, summarize
 
 Primary = tuple[str, int, str, datetime]

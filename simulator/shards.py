@@ -96,8 +96,9 @@ def run_task(
     batch_size: int,
 ) -> ShardResult:
     """Run these customers' contacts on a private copy of the SQLite store; return what changed."""
-    from simulator.harness import ContactRunner, ExperimentSpec, StableHashAssigner
+    from simulator.harness import ContactRunner
     from simulator.phrases import load_phrase_bank
+    from simulator.spec import ExperimentSpec, StableHashAssigner
 
     source = sqlite_path(database_url)
     assert source is not None

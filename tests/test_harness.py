@@ -25,8 +25,8 @@ from dialogue.store.session import make_engine, make_session_factory
 from dialogue.text import CustomerMessage
 from simulator import arms as arm_registry
 from simulator.experiment import finish, run_experiment
-from simulator.harness import ExperimentSpec, SpecError, StableHashAssigner, parse_arms
 from simulator.outcomes import ArmSpec
+from simulator.spec import ExperimentSpec, SpecError, StableHashAssigner, parse_arms
 from simulator.stats import ExperimentFigures
 from tests.conftest import copy_sqlite
 

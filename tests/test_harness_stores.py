@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from dialogue.store.session import make_engine, make_session_factory
 from simulator.experiment import finish, run_experiment
-from simulator.harness import ExperimentSpec, parse_arms
+from simulator.spec import ExperimentSpec, parse_arms
 from simulator.world import WorldConfig, seed_world
 from tests.conftest import SMALL_WORLD, _truncate_all, copy_sqlite
 
