@@ -23,6 +23,7 @@ from dialogue.conversation import ConversationRunner
 from dialogue.domain import CustomerRecord, Intent, OrderStatus, OrderView
 from dialogue.policy import CancelEligibility, cancel_eligibility, refund_fact
 from dialogue.store import models, repository
+from simulator.population import order_description
 
 ReferBy = Literal["id", "description", "last"]
 AuthBy = Literal["email", "name_zip"]
@@ -90,15 +91,6 @@ class ScriptResult:
         """
         handoff_expected = bool(self.script.expected_acts & HANDOFF_GOALS)
         return self.goal_act_seen and self.store_ok and (handoff_expected or not self.handed_off)
-
-
-def _description(order: OrderView) -> str:
-    line = max(order.lines, key=lambda ln: ln.unit_price)
-    color = dict(line.attributes).get("color")
-    title = line.title.lower()
-    if color and color.lower() not in title:
-        return f"the {color.lower()} {title}"
-    return f"the {title}"
 
 
 def _expected(intent: Intent, order: OrderView, priority: bool) -> frozenset[str]:
@@ -169,7 +161,7 @@ def build_scripts(session: Session, n: int, *, seed: int = 0) -> list[Script]:
                 auth_by=auth_by,
                 email=profile.email,
                 name_zip=f"{profile.first_name} {profile.last_name}, {profile.zip_code}",
-                description=_description(order),
+                description=order_description(order),
                 reason=rng.choice(REASONS),
                 expected_acts=_expected(intent, order, priority),
             )
