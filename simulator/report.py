@@ -185,6 +185,16 @@ def _group_cells(g: GroupFigures) -> list[str]:
     ]
 
 
+def _clustered_cells(c: ArmComparison) -> list[str]:
+    k = c.clustered
+    if k is None:
+        return ["–", "–"]
+    return [
+        f"[{_pts(k.ci_low)}, {_pts(k.ci_high)}]",
+        _p_text(k.p_value).removeprefix("p ").removeprefix("= "),
+    ]
+
+
 def _comparison_cells(c: ArmComparison) -> list[str]:
     k = c.comparison
     return [
@@ -198,6 +208,7 @@ def _comparison_cells(c: ArmComparison) -> list[str]:
         _p_text(k.p_value).removeprefix("p ").removeprefix("= "),
         "yes" if k.significant else "no",
         f"{100 * c.mde:.1f}",
+        *_clustered_cells(c),
     ]
 
 
@@ -372,9 +383,12 @@ Arms: {% for arm in info.arms -%}
 {{ table(group_header, issue_rows) }}
 <h2>Comparisons with the control</h2>
 <p>Differences and minimum detectable effects (power 0.8) in percentage points; Newcombe
-{{ level }} intervals; two-sided score test.</p>
+{{ level }} intervals; two-sided score test. The last two columns repeat the interval and test
+with standard errors clustered by customer (the randomization unit; contacts of one customer are
+not independent).</p>
 {{ table(["treatment", "control", "issue type", "treatment rate", "control rate", "difference",
-          level ~ " CI", "p", "significant", "MDE"], comparison_rows) }}
+          level ~ " CI", "p", "significant", "MDE", "clustered CI", "clustered p"],
+         comparison_rows) }}
 <h2>Instrument</h2>
 {% if instrument_version is none %}
 <p class="warning">The instrument's version is not recorded: these figures cannot be compared

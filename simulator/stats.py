@@ -42,6 +42,7 @@ from simulator.outcomes import (
     ExperimentInfo,
     IssueType,
 )
+from simulator.stats_clustered import ClusteredDifference, clustered_difference
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class ArmComparison:
     issue_type: IssueType | None  # None: all issue types
     comparison: Comparison
     mde: float  # absolute difference detectable at these sizes (baseline: the control rate)
+    # The same difference with standard errors clustered by customer (the randomization unit).
+    clustered: ClusteredDifference | None = None
 
 
 @dataclass(frozen=True)
@@ -350,13 +353,17 @@ def summarize(
         alpha=alpha,
         arms=tuple(arms),
         empty_arms=tuple(empty_arms),
-        comparisons=_comparisons(arms, control=arm_names[0], alpha=alpha),
+        comparisons=_comparisons(arms, control=arm_names[0], alpha=alpha, outcomes=outcomes),
         srm=sample_ratio_mismatch(assignments.customers, assignments.weights),
     )
 
 
 def _comparisons(
-    arms: Sequence[ArmFigures], *, control: str, alpha: float
+    arms: Sequence[ArmFigures],
+    *,
+    control: str,
+    alpha: float,
+    outcomes: Sequence[ContactOutcome] = (),
 ) -> tuple[ArmComparison, ...]:
     if not arms or arms[0].name != control:  # the control arm has no contacts
         return ()
@@ -375,7 +382,21 @@ def _comparisons(
             mde = minimum_detectable_effect(
                 ctrl.automation_rate, treat.contacts, ctrl.contacts, alpha=alpha
             )
-            result.append(ArmComparison(arm.name, control, treat.issue_type, comparison, mde))
+            clustered = None
+            if outcomes:
+                treated, controls = (
+                    [
+                        o
+                        for o in outcomes
+                        if o.arm == name
+                        and (treat.issue_type is None or o.issue_type == treat.issue_type)
+                    ]
+                    for name in (arm.name, control)
+                )
+                clustered = clustered_difference(treated, controls, alpha=alpha)
+            result.append(
+                ArmComparison(arm.name, control, treat.issue_type, comparison, mde, clustered)
+            )
     return tuple(result)
 
 

@@ -61,14 +61,16 @@ def _spec(arms: str, contacts: int, seed: int = 0) -> ExperimentSpec:
 def test_a_a_is_not_significant_in_at_least_90_percent_of_50_seeds(
     small_world_file: Path, tmp_path: Path
 ) -> None:
-    significant = 0
+    significant = clustered = 0
     for seed in range(50):
         url = _world(small_world_file, tmp_path / f"s{seed}")
         figures = _run(url, _spec("rules,rules", 120, seed), tmp_path / f"r{seed}")
         overall = [c for c in figures.comparisons if c.issue_type is None]
-        assert len(overall) == 1
+        assert len(overall) == 1 and overall[0].clustered is not None
         significant += overall[0].comparison.significant
+        clustered += overall[0].clustered.significant
     assert significant <= 5, f"A/A significant in {significant} of 50 seeds"
+    assert clustered <= 5, f"A/A significant (clustered by customer) in {clustered} of 50 seeds"
 
 
 def test_defect_arm_loses_significantly(small_world_file: Path, tmp_path: Path) -> None:
@@ -78,6 +80,7 @@ def test_defect_arm_loses_significantly(small_world_file: Path, tmp_path: Path) 
     assert overall.treatment == "rules_no_descriptions"
     assert overall.comparison.difference < 0
     assert overall.comparison.significant
+    assert overall.clustered is not None and overall.clustered.significant
 
 
 @pytest.mark.slow

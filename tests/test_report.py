@@ -160,7 +160,8 @@ def test_html_tables_carry_every_figure(tmp_path: Path) -> None:
     assert "<tr><td>B</td><td>refund_status</td><td>100</td>" in html
     assert (
         "<tr><td>B</td><td>A</td><td>all</td><td>70.0%</td><td>50.0%</td><td>+20.0</td>"
-        "<td>[+6.4, +32.6]</td><td>0.004</td><td>yes</td><td>19.3</td></tr>"
+        "<td>[+6.4, +32.6]</td><td>0.004</td><td>yes</td><td>19.3</td>"
+        "<td>[+6.6, +33.4]</td><td>0.003</td></tr>"
     ) in html
 
 

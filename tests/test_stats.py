@@ -392,3 +392,54 @@ def test_to_dict_is_plain_json_with_the_experiment_spec() -> None:
         == figures.comparisons[0].comparison.p_value
     )
     assert payload["srm"]["observed"] == {"A": 10, "B": 10}
+
+
+def _contacts(arm: str, automated: int, n: int, per_customer: int, first_id: int) -> list[Any]:
+    """``n`` contacts, ``per_customer`` of them per customer, outcomes constant within a customer."""
+    out = []
+    for i in range(n):
+        customer = first_id + i // per_customer
+        ok = (i // per_customer) < automated // per_customer
+        out.append(
+            ContactOutcome(
+                contact_key=f"{arm}{i}",
+                customer_id=customer,
+                arm=arm,
+                issue_type="refund_status",
+                started_at=datetime(2026, 11, 2),
+                is_recontact=False,
+                turns=3,
+                handed_off=False,
+                goal_met=ok,
+                wrong_action=False,
+                wrong_fact=False,
+                abandoned=False,
+                recontacted_24h=False,
+            )
+        )
+    return out
+
+
+def test_clustered_difference_widens_when_customers_repeat() -> None:
+    from simulator.stats_clustered import clustered_difference
+
+    independent = clustered_difference(
+        _contacts("B", 70, 100, 1, 0), _contacts("A", 50, 100, 1, 1000)
+    )
+    clustered = clustered_difference(
+        _contacts("B", 70, 100, 10, 0), _contacts("A", 50, 100, 10, 1000)
+    )
+    assert independent.difference == clustered.difference == pytest.approx(0.2)
+    assert (independent.customers, clustered.customers) == (200, 20)
+    assert independent.significant and independent.p_value < 0.01
+    assert clustered.ci_high - clustered.ci_low > 2 * (independent.ci_high - independent.ci_low)
+    assert clustered.p_value > independent.p_value
+
+
+def test_clustered_difference_without_variation_is_not_significant() -> None:
+    from simulator.stats_clustered import clustered_difference
+
+    same = clustered_difference(_contacts("B", 0, 20, 2, 0), _contacts("A", 0, 20, 2, 100))
+    assert (same.difference, same.p_value, same.significant) == (0.0, 1.0, False)
+    with pytest.raises(ValueError, match="both groups"):
+        clustered_difference([], _contacts("A", 0, 5, 1, 0))
