@@ -395,7 +395,7 @@ def test_to_dict_is_plain_json_with_the_experiment_spec() -> None:
 
 
 def _contacts(arm: str, automated: int, n: int, per_customer: int, first_id: int) -> list[Any]:
-    """``n`` contacts, ``per_customer`` of them per customer, outcomes constant within a customer."""
+    """``n`` contacts, ``per_customer`` per customer, outcomes constant within a customer."""
     out = []
     for i in range(n):
         customer = first_id + i // per_customer
