@@ -83,6 +83,7 @@ class SimulatedCustomer:
         self.gave_wrong_id = False
         self.asked_back = False
         self.done = False  # goal settled; next reply to "anything else" closes
+        self.closings = 0
         self.silent_per_turn = silent_per_turn
 
     # ---- talking ---------------------------------------------------------------------------
@@ -102,13 +103,6 @@ class SimulatedCustomer:
     def _pick(self, options: tuple[str, ...]) -> str:
         return self.rng.choice(options)
 
-    def _order_ref(self) -> str:
-        goal = self.goal
-        if goal.refer_by == "description" and goal.description:
-            return goal.description
-        if goal.refer_by == "last":
-            return self._pick(self.bank.order_last)
-        return goal.order_number or ""
 
     def _auth(self) -> str:
         p = self.profile
@@ -126,12 +120,15 @@ class SimulatedCustomer:
         if issue == "out_of_scope":
             kind = goal.out_of_scope_kind or "change_address"
             return self._say(self._pick(self.bank.out_of_scope[kind]))
-        if self.persona.verbose and goal.order_number and goal.refer_by != "wrong_id":
+        if self.persona.verbose and goal.order_number and goal.refer_by == "id":
             text = self._say(
-                self._pick(self.bank.openers_with_order[issue]), order_ref=self._order_ref()
+                self._pick(self.bank.openers_with_order[issue]), order_ref=goal.order_number
             )
         else:
             text = self._say(self._pick(self.bank.openers[issue]))
+            if self.persona.verbose and goal.refer_by in ("description", "last"):
+                text = f"{text} {self._give_order('request_order')}"
+                self.messages -= 1  # one message, two phrases
         if self.persona.verbose and self.goal.auth_by == "email":
             text = f"{text} {self.profile.email}"
         return text
@@ -148,7 +145,9 @@ class SimulatedCustomer:
         if not self.switched:
             self.switched = True
             options = self.bank.switch_intent[self.goal.issue_type]
-            return self._say(self._pick(options), order_ref=self._order_ref())
+            if self.goal.refer_by != "id":  # {order_ref} phrasings name the order by its id
+                options = tuple(o for o in options if "{order_ref}" not in o) or options
+            return self._say(self._pick(options), order_ref=self.goal.order_number or "")
         return self._opener_for(self.goal.issue_type)
 
     def _give_order(self, act: str) -> str:
@@ -203,6 +202,7 @@ class SimulatedCustomer:
 
     def _closing(self) -> str:
         self.done = True
+        self.closings += 1
         return self._say(self._pick(self.bank.closing))
 
     def reply_to(self, reply: AgentReply) -> str | None:
@@ -217,8 +217,10 @@ class SimulatedCustomer:
             return None
         if reply.action == "end_conversation":
             return None
-        if self.done:
-            return None if act == "closing" else self._closing()
+        if self.done:  # said goodbye once; one more try if the bot did not take it, then leave
+            if act == "closing" or self.closings >= 2:
+                return None
+            return self._closing()
         stated = self._stated_order(reply)
         if act in FACT_ACTS:
             if stated is None or stated == goal.order_number:
