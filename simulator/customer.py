@@ -103,7 +103,6 @@ class SimulatedCustomer:
     def _pick(self, options: tuple[str, ...]) -> str:
         return self.rng.choice(options)
 
-
     def _auth(self) -> str:
         p = self.profile
         if self.goal.auth_by == "name_zip":
