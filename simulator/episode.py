@@ -228,7 +228,8 @@ def run_episode(
         verdict.wrong_fact = True
         problems.append(f"told cancel_done, {goal.order_number} is not cancelled in the store")
     if verdict.claimed_cancel and not made and not goal.wants_cancellation:
-        verdict.wrong_fact = True
+        verdict.wrong_fact = True  # "cancelled" about an order that was not cancellable
+        problems.append(f"told cancel_done, {goal.order_number} could not be cancelled")
     for row in turns:
         row.update(conversation_id=conversation_id, created_at=now)
         row.setdefault("act", None)
