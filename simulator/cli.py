@@ -37,9 +37,8 @@ def _experiment_store(key: str, settings: Settings) -> str:
     w = (settings.world_seed, settings.world_customers, settings.world_items)
     path = settings.data_dir / "experiments" / f"{key}-world{w[0]}-{w[1]}-{w[2]}.sqlite3"
     url = f"sqlite:///{path}"
-    fresh = not path.exists()
     upgrade(url)
-    if fresh:
+    if not _has_world(url):  # new, or a first run killed while seeding (rolled back)
         engine = make_engine(url)
         with make_session_factory(engine)() as session, session.begin():
             seed_world(session, WorldConfig(seed=w[0], customers=w[1], items=w[2]))
