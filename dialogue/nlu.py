@@ -201,6 +201,8 @@ class IntentClassifier:
 
         self._prepare_fast_path()
         self._memo: dict[str, tuple[str, float]] = {}
+        # parse() results by message text (Parse is frozen; parse is a pure function of the text).
+        self.parses: dict[str, Parse] = {}
 
     def _prepare_fast_path(self) -> None:
         """Unpack the fitted vectorizers and model for :meth:`predict`.
@@ -306,8 +308,17 @@ def _cancel_reason(text: str) -> CancelReason | None:
 
 
 def parse(text: str, classifier: IntentClassifier | None = None) -> Parse:
-    """Read one (already cleaned) customer message."""
+    """Read one (already cleaned) customer message (memoised per classifier: a pure function)."""
     clf = classifier or default_classifier()
+    found = clf.parses.get(text)
+    if found is None:
+        found = _parse(text, clf)
+        if len(clf.parses) < 200_000:
+            clf.parses[text] = found
+    return found
+
+
+def _parse(text: str, clf: IntentClassifier) -> Parse:
     order_numbers = tuple(
         dict.fromkeys(normalize_order_number(m) for m in ORDER_ID_RE.findall(text))
     )
