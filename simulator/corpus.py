@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -29,9 +28,10 @@ from dialogue.store import repository
 from dialogue.store.repository import world_now
 from dialogue.store.session import make_engine, make_session_factory, upgrade
 from simulator.episode import PlannedContact, run_episode
+from simulator.harness import draw_contact, phrasing_key
 from simulator.outcomes import ArmSpec
 from simulator.phrases import load_phrase_bank
-from simulator.population import PopulationSpec, draw_goal, draw_persona
+from simulator.population import PopulationSpec
 from simulator.spec import ExperimentSpec, eligible_population, primary_schedule
 from simulator.world import WorldConfig, seed_world
 
@@ -203,11 +203,9 @@ def _dialogue(
     at: datetime,
     split: str,
 ) -> None:
-    rng = random.Random(f"contact:{spec.seed}:{key}")
-    persona = draw_persona(spec.population, random.Random(f"persona:{spec.seed}:{customer_id}"))
     record = repository.customer_record(session, customer_id)
     assert record is not None
-    goal = draw_goal(spec.population, record, issue, rng)  # type: ignore[arg-type]
+    rng, persona, goal = draw_contact(spec, record, key, issue)  # type: ignore[arg-type]
     profile = profile_features(record, at)
     context: list[dict[str, str]] = []
 
@@ -240,6 +238,6 @@ def _dialogue(
         bank=bank,
         rng=rng,
         silent_per_turn=spec.population.silent_per_turn,
-        phrasing_key=int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big"),
+        phrasing_key=phrasing_key(key),
         on_turn=on_turn,
     )

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialogue.store import models
 from dialogue.store.repository import world_now
 from dialogue.store.session import make_engine, make_session_factory
-from simulator.harness import ContactRunner, shard_of, utcnow
+from simulator.harness import ContactRunner, shard_of, task_runner, utcnow
 from simulator.outcomes import ArmAssignmentCounts, ArmSpec, ContactOutcome, ExperimentInfo
-from simulator.phrases import PhraseBank, load_phrase_bank
+from simulator.phrases import load_phrase_bank
 from simulator.report import ReportFiles, write_report
 from simulator.shards import ShardResult, merge, run_task, sqlite_path
 from simulator.spec import (
@@ -64,10 +64,6 @@ def create_or_resume(session: Session, spec: ExperimentSpec) -> models.Experimen
     return row
 
 
-def _bank(shared_data: Path | None) -> PhraseBank:
-    return load_phrase_bank(shared_data)
-
-
 def run_experiment(
     database_url: str,
     spec: ExperimentSpec,
@@ -112,7 +108,7 @@ def run_experiment(
             experiment_id,
             spec,
             assigner=chosen,
-            bank=_bank(shared_data),
+            bank=load_phrase_bank(shared_data),
             batch_size=batch_size,
             on_progress=on_progress,
         ).run(primaries)
@@ -153,15 +149,13 @@ def _shard_task(
     batch_size: int,
 ) -> int:
     """One Ray task: run these customers' contacts against the shared store."""
-    spec = ExperimentSpec.from_json(spec_json)
     engine = make_engine(database_url, immediate=True)
     try:
-        runner = ContactRunner(
+        runner = task_runner(
             make_session_factory(engine),
             experiment_id,
-            spec,
-            assigner=StableHashAssigner(spec.key, spec.arms),
-            bank=_bank(Path(shared_data) if shared_data else None),
+            spec_json,
+            shared_data=shared_data,
             batch_size=batch_size,
         )
         return runner.run(primaries).contacts_run

@@ -15,20 +15,22 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.agent import Agent
+from dialogue.domain import CustomerRecord
 from dialogue.store import models, repository
 from simulator.arms import build_agent
 from simulator.episode import PlannedContact, run_episode
 from simulator.outcomes import IssueType
-from simulator.phrases import PhraseBank
-from simulator.population import draw_goal, draw_persona
+from simulator.phrases import PhraseBank, load_phrase_bank
+from simulator.population import Goal, Persona, draw_goal, draw_persona
 from simulator.recontact import DAY
-from simulator.spec import Assigner, ExperimentSpec
+from simulator.spec import Assigner, ExperimentSpec, StableHashAssigner
 
 # Core statements (the ORM's bulk-insert path costs more than the rest of the bookkeeping).
 ASSIGNMENTS: Any = models.ExperimentAssignment.__table__
@@ -44,8 +46,40 @@ class ShardStats:
     contacts_skipped: int = 0
 
 
-def _phrasing_key(key: str) -> int:
+def phrasing_key(key: str) -> int:
+    """A stable number for a contact key (template phrasing; worker shards)."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+
+
+def draw_contact(
+    spec: ExperimentSpec, record: CustomerRecord, key: str, issue: IssueType
+) -> tuple[random.Random, Persona, Goal]:
+    """The contact's random source, the customer's persona and the contact's goal, all seeded
+    by the spec's seed and the contact's key or customer, never by run order."""
+    rng = random.Random(f"contact:{spec.seed}:{key}")
+    persona_rng = random.Random(f"persona:{spec.seed}:{record.profile.id}")
+    persona = draw_persona(spec.population, persona_rng)
+    return rng, persona, draw_goal(spec.population, record, issue, rng)
+
+
+def task_runner(
+    sessions: sessionmaker[Session],
+    experiment_id: int,
+    spec_json: Mapping[str, Any],
+    *,
+    shared_data: str | None,
+    batch_size: int,
+) -> ContactRunner:
+    """The runner a worker task builds from what a Ray task receives (plain values only)."""
+    spec = ExperimentSpec.from_json(spec_json)
+    return ContactRunner(
+        sessions,
+        experiment_id,
+        spec,
+        assigner=StableHashAssigner(spec.key, spec.arms),
+        bank=load_phrase_bank(Path(shared_data) if shared_data else None),
+        batch_size=batch_size,
+    )
 
 
 class ContactRunner:
@@ -185,15 +219,11 @@ class ContactRunner:
     ) -> None:
         """Run one contact, schedule its re-contact, and save the contact and its outcome."""
         spec = self.spec
-        rng = random.Random(f"contact:{spec.seed}:{contact.key}")
-        persona = draw_persona(
-            spec.population, random.Random(f"persona:{spec.seed}:{contact.customer_id}")
-        )
         record = repository.customer_record(session, contact.customer_id)
         if record is None:
             raise LookupError(f"customer {contact.customer_id} vanished from the store")
         issue: IssueType = contact.issue_type  # type: ignore[assignment]
-        goal = draw_goal(spec.population, record, issue, rng)
+        rng, persona, goal = draw_contact(spec, record, contact.key, issue)
         result = run_episode(
             session,
             self.agents[contact.arm],
@@ -203,7 +233,7 @@ class ContactRunner:
             bank=self.bank,
             rng=rng,
             silent_per_turn=spec.population.silent_per_turn,
-            phrasing_key=_phrasing_key(contact.key),
+            phrasing_key=phrasing_key(contact.key),
         )
         verdict = result.verdict
         inputs = {
@@ -266,7 +296,7 @@ def _probability_inputs(outcome: models.ExperimentOutcome) -> dict[str, bool]:
 
 def shard_of(customer_id: int, workers: int) -> int:
     """Which worker runs a customer (all of a customer's contacts go to one worker)."""
-    return _phrasing_key(f"shard:{customer_id}") % workers
+    return phrasing_key(f"shard:{customer_id}") % workers
 
 
 def utcnow() -> datetime:

@@ -96,13 +96,10 @@ def run_task(
     batch_size: int,
 ) -> ShardResult:
     """Run these customers' contacts on a private copy of the SQLite store; return what changed."""
-    from simulator.harness import ContactRunner
-    from simulator.phrases import load_phrase_bank
-    from simulator.spec import ExperimentSpec, StableHashAssigner
+    from simulator.harness import task_runner  # harness imports this module's neighbours
 
     source = sqlite_path(database_url)
     assert source is not None
-    spec = ExperimentSpec.from_json(spec_json)
     customers = sorted({p[1] for p in primaries})
     with tempfile.TemporaryDirectory(prefix="csbot-shard-") as folder:
         copy = Path(folder) / "store.sqlite3"
@@ -116,12 +113,11 @@ def run_task(
                     for name in NEW_ROWS
                 }
                 before = _owned(connection, customers)
-            runner = ContactRunner(
+            runner = task_runner(
                 make_session_factory(engine),
                 experiment_id,
-                spec,
-                assigner=StableHashAssigner(spec.key, spec.arms),
-                bank=load_phrase_bank(Path(shared_data) if shared_data else None),
+                spec_json,
+                shared_data=shared_data,
                 batch_size=batch_size,
             )
             result = ShardResult(contacts_run=runner.run(primaries).contacts_run)
