@@ -13,6 +13,9 @@ from dialogue.slots import SlotValue
 from dialogue.state import DialogueState
 from dialogue.text import CustomerMessage
 
+LIST_SCORE_KEY = "__list__"
+"""Where a neural arm's reply scores carry the list head's P(some candidate is acceptable)."""
+
 
 @dataclass(frozen=True)
 class TurnContext:
@@ -24,6 +27,12 @@ class TurnContext:
     # Chooses among a template's phrasings; the harness sets a key stable across runs (the
     # conversation id depends on the order contacts were stored in), the service leaves it None.
     phrasing_key: int | None = None
+    # The conversation so far, oldest first, without this turn's message: (speaker, text) with
+    # speaker "customer" or "agent". Arms that read the dialogue context (the ranker) use it.
+    history: tuple[tuple[str, str], ...] = ()
+    # Simulation only: what the simulated customer meant by this message (an NLU intent). Only
+    # the simulated human rep reads it (a human understands what a customer means); no arm does.
+    customer_meaning: str | None = None
 
     @property
     def variant(self) -> int:
@@ -52,6 +61,9 @@ class AgentReply:
     slots: Mapping[str, SlotValue] | None = None
     # True for a reply that no catalog template fits (a human rep's extra behaviour).
     off_catalog: bool = False
+    # The template facts the reply was chosen under (the tracker's view of this turn); None where
+    # the arm does not say. The ranker's candidates are the templates these facts allow.
+    facts: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dialogue.store.session import (
     make_session_factory,
     upgrade,
 )
+from ranker.cli import ranker_app, train_app
 from simulator.cli import corpus_app, experiment_app
 
 app = typer.Typer(
@@ -31,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(world_app, name="world")
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(train_app, name="train")
+app.add_typer(ranker_app, name="ranker")
 
 DatabaseOption = Annotated[
     str | None,

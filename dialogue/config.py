@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     # Public reference data (Bitext, BANKING77, …) that widens the simulated customers' phrasing.
     shared_data_dir: Path | None = Field(default_factory=default_shared_data_dir)
 
+    # The trained ranker (``csbot train ranker`` writes it); None means data_dir/models/ranker.pt.
+    ranker_checkpoint: Path | None = None
+
+    def resolved_ranker_checkpoint(self) -> Path:
+        """Where the ranker checkpoint is read from and written to."""
+        return self.ranker_checkpoint or self.data_dir / "models" / "ranker.pt"
+
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL to use: ``CSBOT_DATABASE_URL`` or the embedded SQLite file."""
         if self.database_url:

@@ -87,7 +87,12 @@ class ConversationRunner:
                 conversation = self._open_conversation(session, conversation_id)
                 index = self._next_index(session, conversation_id)
                 now = self.clock(session)
-                ctx = TurnContext(conversation_id=conversation_id, turn_index=index, now=now)
+                ctx = TurnContext(
+                    conversation_id=conversation_id,
+                    turn_index=index,
+                    now=now,
+                    history=self._history(session, conversation_id),
+                )
                 state = DialogueState.from_json(conversation.state)
                 outcome = self.agent.respond(session, state, message, ctx)
                 self._record(session, conversation, index, message.stored, outcome.reply, now)
@@ -128,6 +133,15 @@ class ConversationRunner:
             select(func.count()).where(models.Turn.conversation_id == conversation_id)
         )
         return int(count or 0)
+
+    @staticmethod
+    def _history(session: Session, conversation_id: int) -> tuple[tuple[str, str], ...]:
+        rows = session.execute(
+            select(models.Turn.speaker, models.Turn.text)
+            .where(models.Turn.conversation_id == conversation_id)
+            .order_by(models.Turn.index)
+        ).all()
+        return tuple((str(speaker), str(text)) for speaker, text in rows)
 
     @staticmethod
     def _record(

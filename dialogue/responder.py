@@ -42,6 +42,11 @@ class TemplateResponder:
         elif entry.action == "end_conversation":
             next_state = next_state.update(ended=True, awaiting=None)
         reply = AgentReply(
-            text=text, act=act, template_id=entry.id, action=entry.action, slots=values
+            text=text,
+            act=act,
+            template_id=entry.id,
+            action=entry.action,
+            slots=values,
+            facts=all_facts,
         )
         return TurnOutcome(reply=reply, state=next_state)

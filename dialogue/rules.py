@@ -7,7 +7,7 @@ an explicit confirmation, close; hand off where the flowchart has no branch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -64,8 +64,18 @@ class RulesAgent:
         catalog: Catalog | None = None,
         classifier: nlu.IntentClassifier | None = None,
         name: str = "rules",
+        execute_cancel: bool = True,
+        read_meaning: bool = False,
     ) -> None:
         self.config = config or RulesConfig()
+        # False makes the agent a tracker for the neural pipeline: it proposes ``cancel_done``
+        # (with the ``cancel_confirmed`` fact) without cancelling; the pipeline cancels only if
+        # its ranker sends that reply.
+        self.execute_cancel = execute_cancel
+        # True only inside the simulated human rep: take the customer's meaning from
+        # ``ctx.customer_meaning`` instead of the intent classifier (the rest of the parse,
+        # ids, emails, names, stays the NLU's).
+        self.read_meaning = read_meaning
         self.catalog = catalog or load_catalog()
         self.classifier = classifier or nlu.default_classifier()
         self.name = name
@@ -85,6 +95,8 @@ class RulesAgent:
         if message.problem is not None:
             return self._say(PROBLEM_ACTS[message.problem], state, ctx)
         parse = nlu.parse(message.text, self.classifier)
+        if self.read_meaning and ctx.customer_meaning is not None:
+            parse = replace(parse, intent=ctx.customer_meaning, confidence=1.0)
         has_details = bool(parse.email or parse.zip_code or parse.order_numbers or parse.name)
         answering_auth = state.awaiting in (Awaiting.AUTH, Awaiting.AUTH_ZIP) and (
             has_details or parse.bare_name is not None
@@ -327,6 +339,17 @@ class RulesAgent:
         slots: dict[str, SlotValue],
         done: tuple[str, ...],
     ) -> TurnOutcome:
+        if not self.execute_cancel:
+            return self._say(
+                "cancel_done",
+                state,
+                ctx,
+                facts=facts | {"cancel_reason_known", "cancel_confirmed"},
+                slots=slots,
+                resolved=done,
+                confirmation_for=None,
+                awaiting=Awaiting.ANYTHING_ELSE,
+            )
         try:
             cancel_order(
                 session,

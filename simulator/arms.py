@@ -23,15 +23,31 @@ def _human() -> Agent:
     return HumanAgent()
 
 
+def _ranker() -> Agent:
+    # The neural arm: the trained cross-attention ranker (CSBOT_RANKER_CHECKPOINT, or the
+    # default path `csbot train ranker` writes); a missing checkpoint is a clear error here.
+    from dialogue.config import Settings
+    from dialogue.pipeline import NeuralAgent, PipelineConfig
+    from ranker.scorer import NeuralRanker
+
+    ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
+    return NeuralAgent(ranker, config=PipelineConfig(threshold=ranker.threshold))
+
+
 ARMS: dict[str, Callable[[], Agent]] = {
     "rules": _rules,
     "rules_no_descriptions": _rules_no_descriptions,
     "human": _human,
+    "ranker": _ranker,
 }
 
 
 class UnknownArm(ValueError):
     pass
+
+
+class ArmNotReady(RuntimeError):
+    """The arm exists but cannot be built here (e.g. its model checkpoint is missing)."""
 
 
 _BUILT: dict[tuple[str, Callable[[], Agent]], Agent] = {}
@@ -45,6 +61,7 @@ def build_agent(name: str) -> Agent:
 
     Raises:
         UnknownArm: no arm of that name is registered.
+        ArmNotReady: its model cannot be loaded (missing or corrupt checkpoint).
     """
     try:
         factory = ARMS[name]
@@ -52,5 +69,11 @@ def build_agent(name: str) -> Agent:
         raise UnknownArm(f"unknown arm {name!r}; known arms: {', '.join(sorted(ARMS))}") from None
     key = (name, factory)
     if key not in _BUILT:
-        _BUILT[key] = factory()
+        from ranker.checkpoint import CheckpointError
+        from ranker.encoder import EncoderUnavailable
+
+        try:
+            _BUILT[key] = factory()
+        except (CheckpointError, EncoderUnavailable) as exc:
+            raise ArmNotReady(f"arm {name!r} is not ready: {exc}") from exc
     return _BUILT[key]

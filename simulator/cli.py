@@ -88,6 +88,7 @@ def experiment_run(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run (or resume) an experiment, write its report, print a summary table."""
+    from simulator.arms import ArmNotReady, build_agent
     from simulator.experiment import finish, run_experiment
     from simulator.report import summary_table
     from simulator.spec import ExperimentSpec, SpecError, parse_arms
@@ -105,7 +106,9 @@ def experiment_run(
                 raise SpecError("give --arms and --contacts, or --spec FILE")
             spec = ExperimentSpec(arms=parse_arms(arms), contacts=contacts, seed=seed, name=name)
         spec.validate()
-    except SpecError as exc:
+        for arm in spec.arms:  # a model arm without its checkpoint fails here, before any row
+            build_agent(arm.agent_name)
+    except (SpecError, ArmNotReady) as exc:
         _fail(str(exc))
         return
     url = database_url or _experiment_store(spec.key, settings)

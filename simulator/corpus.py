@@ -14,20 +14,23 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.orm import Session
 
-from dialogue.agent import Agent, AgentReply
-from dialogue.domain import CustomerRecord, OrderStatus
+from dialogue.agent import Agent, AgentReply, TurnContext, TurnOutcome
+from dialogue.nlu import default_classifier, parse
+from dialogue.rules import RulesAgent
 from dialogue.state import DialogueState
 from dialogue.store import repository
 from dialogue.store.repository import world_now
 from dialogue.store.session import make_engine, make_session_factory, upgrade
-from simulator.episode import PlannedContact, run_episode
+from dialogue.text import CustomerMessage, clean_message
+from ranker.features import profile_features, tracker_signals, tracker_view
+from simulator.episode import MAX_MESSAGE_CHARS, PlannedContact, run_episode
 from simulator.harness import draw_contact, phrasing_key
 from simulator.outcomes import ArmSpec
 from simulator.phrases import load_phrase_bank
@@ -36,7 +39,7 @@ from simulator.spec import ExperimentSpec, eligible_population, primary_schedule
 from simulator.world import WorldConfig, seed_world
 
 SPLITS = (("train", 0.8), ("valid", 0.1), ("test", 0.1))
-CORPUS_VERSION = "1"
+CORPUS_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -61,20 +64,6 @@ def split_of(customer_id: int, seed: int) -> str:
         if u < acc:
             return name
     return SPLITS[-1][0]
-
-
-def profile_features(record: CustomerRecord, now: datetime) -> dict[str, Any]:
-    """The profile features the models read (no names, emails or addresses)."""
-    open_orders = sum(
-        o.status in (OrderStatus.PENDING, OrderStatus.PROCESSING) for o in record.orders
-    )
-    return {
-        "membership": record.profile.membership.value,
-        "tenure_days": max(0, (now - record.profile.created_at).days),
-        "orders": len(record.orders),
-        "open_orders": open_orders,
-        "refunds": sum(len(o.refunds) for o in record.orders),
-    }
 
 
 class _Writer:
@@ -185,10 +174,48 @@ def export_corpus(
             "gold_act": "the dialogue act the reply performs (a catalog act)",
             "gold_slots": "the store-formatted slot values the reply was written from",
             "off_catalog": "true when the reply does something no catalog template does",
+            "facts": "the template facts the deployed tracker established (candidate filter)",
+            "slots": "the slot values the deployed tracker filled (candidate filter)",
+            "tracker": "the state the turn started from (awaiting, intent, last_act, counters) and "
+            "what the tracker read and found this turn (NLU intent, yes/no, details, lookups)",
         },
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return summary
+
+
+class TrackedRep:
+    """The rep, plus what the deployed tracker makes of each turn before the rep answers.
+
+    The neural arm's candidates come from the tracker (the rule-based agent reading the text,
+    without the rep's understanding of what the customer means), so the corpus records the
+    tracker's facts, slots and signals for each turn (run in a rolled-back savepoint: it changes
+    nothing), beside the rep's act. Where the rep understood what the tracker did not, the gold
+    act may have no candidate: a list with nothing acceptable, which teaches the list head.
+    """
+
+    def __init__(self, rep: Agent) -> None:
+        self.rep = rep
+        self.name = rep.name
+        self.tracker = RulesAgent(execute_cancel=False, name="corpus-tracker")
+        self.last: TurnOutcome | None = None
+
+    def respond(
+        self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
+    ) -> TurnOutcome:
+        nested = session.begin_nested()
+        try:
+            self.last = self.tracker.respond(
+                session, state, message, replace(ctx, customer_meaning=None)
+            )
+        finally:
+            nested.rollback()
+        return self.rep.respond(session, state, message, ctx)
+
+
+def cleaned(text: str) -> str:
+    """The message text as the agent reads it (the harness cleans it the same way)."""
+    return clean_message(text, max_chars=MAX_MESSAGE_CHARS).text
 
 
 def _dialogue(
@@ -208,9 +235,14 @@ def _dialogue(
     rng, persona, goal = draw_contact(spec, record, key, issue)  # type: ignore[arg-type]
     profile = profile_features(record, at)
     context: list[dict[str, str]] = []
+    classifier = default_classifier()  # the tracker's own NLU (parse is memoised per classifier)
 
-    def on_turn(text: str, reply: AgentReply, _state: DialogueState) -> None:
+    tracked_rep = TrackedRep(rep)
+
+    def on_turn(text: str, reply: AgentReply, state: DialogueState, _after: DialogueState) -> None:
         context.append({"speaker": "customer", "text": text})
+        tracked = tracked_rep.last
+        assert tracked is not None
         writer.write(
             split,
             {
@@ -224,6 +256,10 @@ def _dialogue(
                 "gold_act": reply.act,
                 "gold_slots": dict(reply.slots or {}),
                 "off_catalog": reply.off_catalog,
+                "facts": sorted(tracked.reply.facts or ()),
+                "slots": dict(tracked.reply.slots or {}),
+                "tracker": tracker_view(state)
+                | tracker_signals(parse(cleaned(text), classifier), state, tracked.state),
             },
         )
         context.append({"speaker": "rep", "text": reply.text})
@@ -231,7 +267,7 @@ def _dialogue(
     contact = PlannedContact(key, customer_id, issue, at, rep.name)
     run_episode(
         session,
-        rep,
+        tracked_rep,
         contact,
         goal=goal,
         persona=persona,

@@ -85,10 +85,14 @@ class SimulatedCustomer:
         self.done = False  # goal settled; next reply to "anything else" closes
         self.closings = 0
         self.silent_per_turn = silent_per_turn
+        # What the last message meant, as an NLU intent (None: no clear meaning, e.g. silence).
+        # Only the simulated human rep reads it: a human understands what a customer means.
+        self.meaning: str | None = None
 
     # ---- talking ---------------------------------------------------------------------------
-    def _say(self, template: str, **values: str) -> str:
+    def _say(self, template: str, meaning: str | None = None, **values: str) -> str:
         self.messages += 1
+        self.meaning = meaning
         text = template
         for key, value in values.items():
             text = text.replace("{" + key + "}", value)
@@ -108,26 +112,28 @@ class SimulatedCustomer:
         if self.goal.auth_by == "name_zip":
             return self._say(
                 self._pick(self.bank.auth_name_zip),
+                "inform",
                 first_name=p.first_name,
                 last_name=p.last_name,
                 zip_code=p.zip_code,
             )
-        return self._say(self._pick(self.bank.auth_email), email=p.email)
+        return self._say(self._pick(self.bank.auth_email), "inform", email=p.email)
 
     def _opener_for(self, issue: str) -> str:
         goal = self.goal
         if issue == "out_of_scope":
             kind = goal.out_of_scope_kind or "change_address"
-            return self._say(self._pick(self.bank.out_of_scope[kind]))
+            return self._say(self._pick(self.bank.out_of_scope[kind]), "out_of_scope")
         if self.persona.verbose and goal.order_number and goal.refer_by == "id":
             text = self._say(
-                self._pick(self.bank.openers_with_order[issue]), order_ref=goal.order_number
+                self._pick(self.bank.openers_with_order[issue]), issue, order_ref=goal.order_number
             )
         else:
-            text = self._say(self._pick(self.bank.openers[issue]))
+            text = self._say(self._pick(self.bank.openers[issue]), issue)
             if self.persona.verbose and goal.refer_by in ("description", "last"):
                 text = f"{text} {self._give_order('request_order')}"
                 self.messages -= 1  # one message, two phrases
+                self.meaning = issue
         if self.persona.verbose and self.goal.auth_by == "email":
             text = f"{text} {self.profile.email}"
         return text
@@ -146,21 +152,25 @@ class SimulatedCustomer:
             options = self.bank.switch_intent[self.goal.issue_type]
             if self.goal.refer_by != "id":  # {order_ref} phrasings name the order by its id
                 options = tuple(o for o in options if "{order_ref}" not in o) or options
-            return self._say(self._pick(options), order_ref=self.goal.order_number or "")
+            issue = self.goal.issue_type
+            return self._say(self._pick(options), issue, order_ref=self.goal.order_number or "")
         return self._opener_for(self.goal.issue_type)
 
     def _give_order(self, act: str) -> str:
         goal = self.goal
         if goal.refer_by == "wrong_id" and not self.gave_wrong_id:
             self.gave_wrong_id = True
-            return self._say(self._pick(self.bank.order_by_id), order_id=WRONG_ID)
+            return self._say(self._pick(self.bank.order_by_id), "inform", order_id=WRONG_ID)
         if act == "order_not_found" or goal.refer_by in ("id", "wrong_id"):
-            return self._say(self._pick(self.bank.order_by_id), order_id=goal.order_number or "")
+            order_id = goal.order_number or ""
+            return self._say(self._pick(self.bank.order_by_id), "inform", order_id=order_id)
         if goal.refer_by == "description":
             return self._say(
-                self._pick(self.bank.order_by_description), description=goal.description
+                self._pick(self.bank.order_by_description),
+                "inform",
+                description=goal.description,
             )
-        return self._say(self._pick(self.bank.order_last))
+        return self._say(self._pick(self.bank.order_last), "inform")
 
     # ---- reading replies -------------------------------------------------------------------
     def _stated_order(self, reply: AgentReply) -> str | None:
@@ -202,7 +212,7 @@ class SimulatedCustomer:
     def _closing(self) -> str:
         self.done = True
         self.closings += 1
-        return self._say(self._pick(self.bank.closing))
+        return self._say(self._pick(self.bank.closing), "goodbye")
 
     def reply_to(self, reply: AgentReply) -> str | None:
         """The customer's next message, or None when they leave."""
@@ -231,16 +241,17 @@ class SimulatedCustomer:
                     self.verdict.claimed_cancel = True
             if self.messages >= self.persona.patience:
                 return self._give_up()
-            return self._say(self._pick(self.bank.wrong_order_reply))
+            return self._say(self._pick(self.bank.wrong_order_reply), "deny")
         if self.messages >= self.persona.patience:
             return self._give_up()
         if goal.asks_human_at is not None and self.messages >= goal.asks_human_at:
-            return self._say(self._pick(self.bank.ask_human))
+            return self._say(self._pick(self.bank.ask_human), "human")
         if self.rng.random() < self.silent_per_turn:
             self.silent_streak += 1
             if self.silent_streak >= 2:
                 return self._give_up()
             self.messages += 1
+            self.meaning = None
             return self._pick(self.bank.silence)
         self.silent_streak = 0
         return self._answer(act, reply, stated)
@@ -261,7 +272,8 @@ class SimulatedCustomer:
                 return self._say(self._pick(self.bank.question_back))
             return self._auth()
         if act == "request_auth_zip":
-            return self._say(self._pick(self.bank.zip_only), zip_code=self.profile.zip_code)
+            zip_code = self.profile.zip_code
+            return self._say(self._pick(self.bank.zip_only), "inform", zip_code=zip_code)
         if not self.stated_goal or (goal.switch_from is not None and not self.switched):
             return self._state_goal()
         if goal.issue_type == "out_of_scope":
@@ -269,17 +281,18 @@ class SimulatedCustomer:
         if act in ("request_order", "order_not_found", "no_eligible_orders"):
             return self._give_order(act)
         if act == "disambiguate_order":  # listed or not, the customer now names it by id
-            return self._say(self._pick(self.bank.order_by_id), order_id=goal.order_number or "")
+            order_id = goal.order_number or ""
+            return self._say(self._pick(self.bank.order_by_id), "inform", order_id=order_id)
         if act == "confirm_order":
             if stated == goal.order_number:
-                return self._say(self._pick(self.bank.confirm_yes))
-            return self._say(self._pick(self.bank.confirm_no))
+                return self._say(self._pick(self.bank.confirm_yes), "affirm")
+            return self._say(self._pick(self.bank.confirm_no), "deny")
         if act == "request_cancel_reason":
-            return self._say(self._pick(self.bank.reasons[goal.reason_key]))
+            return self._say(self._pick(self.bank.reasons[goal.reason_key]), "inform")
         if act == "request_cancel_confirmation":
             if stated == goal.order_number and goal.issue_type == "cancel_order":
-                return self._say(self._pick(self.bank.confirm_yes))
-            return self._say(self._pick(self.bank.confirm_no))
+                return self._say(self._pick(self.bank.confirm_yes), "affirm")
+            return self._say(self._pick(self.bank.confirm_no), "deny")
         if act in ("greeting", "greeting_named", "clarify", "anything_else", "auth_success"):
             return self._state_goal()
         return self._state_goal()  # cancel_kept, policy notes, input errors: say it again

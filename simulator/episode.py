@@ -148,7 +148,7 @@ def run_episode(
     rng: random.Random,
     silent_per_turn: float,
     phrasing_key: int,
-    on_turn: Callable[[str, AgentReply, DialogueState], None] | None = None,
+    on_turn: Callable[[str, AgentReply, DialogueState, DialogueState], None] | None = None,
 ) -> EpisodeResult:
     """Play one contact through ``agent`` and judge it; writes go through ``session``."""
     record = repository.customer_record(session, contact.customer_id)
@@ -184,13 +184,18 @@ def run_episode(
     while text is not None and customer.messages <= MAX_CUSTOMER_MESSAGES:
         index = len(turns)
         ctx = TurnContext(
-            conversation_id=conversation_id, turn_index=index, now=now, phrasing_key=phrasing_key
+            conversation_id=conversation_id,
+            turn_index=index,
+            now=now,
+            phrasing_key=phrasing_key,
+            history=tuple((str(t["speaker"]), str(t["text"])) for t in turns),
+            customer_meaning=customer.meaning,
         )
         changes = _changes(dbapi)
         outcome = _respond(session, agent, state, text, ctx)
         agent_changes += _changes(dbapi) - changes if changes >= 0 else 1
         if on_turn is not None:
-            on_turn(text, outcome.reply, state)  # the state the agent read (its context)
+            on_turn(text, outcome.reply, state, outcome.state)  # the state before and after
         reply, state = outcome.reply, outcome.state
         turns += [
             {"index": index, "speaker": "customer", "text": text[:MAX_MESSAGE_CHARS]},

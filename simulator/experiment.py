@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialogue.agent import LIST_SCORE_KEY
 from dialogue.store import models
 from dialogue.store.repository import world_now
 from dialogue.store.session import make_engine, make_session_factory
@@ -297,6 +298,7 @@ def load_results(
         .where(models.ExperimentContact.experiment_id == experiment_id)
         .order_by(models.ExperimentContact.key)
     ).all()
+    list_probs = _min_list_probs(session, experiment_id)
     outcomes = [
         ContactOutcome(
             contact_key=c.key,
@@ -312,6 +314,7 @@ def load_results(
             wrong_fact=o.wrong_fact,
             abandoned=o.abandoned,
             recontacted_24h=o.recontacted_24h,
+            min_list_prob=list_probs.get(c.conversation_id),
         )
         for c, o in rows
     ]
@@ -324,6 +327,23 @@ def load_results(
         counts[arm] = int(n)
     weights = {a.name: a.weight for a in arms}
     return info, outcomes, ArmAssignmentCounts(customers=counts, weights=weights)
+
+
+def _min_list_probs(session: Session, experiment_id: int) -> dict[int, float]:
+    """Per conversation, the lowest list-head probability its replies carry (neural arms)."""
+    conversations = select(models.ExperimentContact.conversation_id).where(
+        models.ExperimentContact.experiment_id == experiment_id
+    )
+    lowest: dict[int, float] = {}
+    for conversation_id, scores in session.execute(
+        select(models.Turn.conversation_id, models.Turn.scores).where(
+            models.Turn.conversation_id.in_(conversations), models.Turn.speaker == "agent"
+        )
+    ):
+        if isinstance(scores, dict) and isinstance(scores.get(LIST_SCORE_KEY), int | float):
+            value = float(scores[LIST_SCORE_KEY])
+            lowest[conversation_id] = min(value, lowest.get(conversation_id, value))
+    return lowest
 
 
 @dataclass(frozen=True)

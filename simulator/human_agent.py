@@ -3,7 +3,10 @@
 Its transcripts are the training corpus of the ranker and the generator, which must learn from
 "many replies that fit no template" (DESIGN.md). The rep never decides anything itself: every turn
 goes through an inner agent (the rule-based agent, i.e. the policy in code), which picks the act,
-runs the action and updates the state. The rep only rewrites the reply's text from its act and slot
+runs the action and updates the state. Like a human, it understands what the customer means: the
+inner agent takes the intent of each message from the simulated customer's meaning
+(``TurnContext.customer_meaning``) rather than from the intent classifier (docs/simulator.md).
+The rep only rewrites the reply's text from its act and slot
 values (:mod:`simulator.human_agent_phrases`), so the facts it states are the store's facts,
 verbatim, and its acts are exactly the policy's. Now and then (``off_catalog_rate``) it does
 something no template covers (an apology for the wait, a generic policy tip, a summary of the
@@ -74,7 +77,8 @@ class HumanAgent:
         off_catalog_rate: float = DEFAULT_OFF_CATALOG_RATE,
     ) -> None:
         _check_rate(off_catalog_rate)
-        self.inner: Agent = inner if inner is not None else RulesAgent()
+        # The policy in code, understanding what the customer means as a human would.
+        self.inner: Agent = inner if inner is not None else RulesAgent(read_meaning=True)
         self.seed = seed
         self.off_catalog_rate = off_catalog_rate
         self.name = "human"
@@ -110,6 +114,7 @@ class HumanAgent:
             scores=None,
             slots=reply.slots,
             off_catalog=off_catalog,
+            facts=reply.facts,
         )
         return TurnOutcome(reply=rewritten, state=outcome.state)
 

@@ -62,6 +62,8 @@ class ContactOutcome:
     wrong_fact: bool  # a reply stated something the store does not hold
     abandoned: bool  # the customer gave up (patience ran out, went silent)
     recontacted_24h: bool  # the same customer contacted again within 24 hours
+    # The lowest list-head probability over the contact's turns (arms with a list head only).
+    min_list_prob: float | None = None
 
     @property
     def automated(self) -> bool:

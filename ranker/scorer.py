@@ -1,0 +1,157 @@
+"""Serving the ranker: score one turn's candidate templates and the list.
+
+Template encodings are computed once, when the catalog loads; each turn encodes only utterances
+the encoder has not seen (its cache keeps earlier turns), builds the memory and runs the
+cross-attention over the candidates its facts allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from ranker.checkpoint import load_checkpoint
+from ranker.data import (
+    RankTurn,
+    candidate_entries,
+    context_text,
+    context_window,
+    memory_tensors,
+    slot_signal,
+)
+from ranker.encoder import TextEncoder, template_text
+from ranker.model import TemplateRanker
+from templates import Catalog, TemplateEntry, load_catalog
+
+__all__ = ["NeuralRanker", "Ranked", "Ranker", "Ranking"]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    entry: TemplateEntry
+    score: float
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One turn's candidates, best first, and P(some candidate is acceptable)."""
+
+    ranked: tuple[Ranked, ...]
+    list_prob: float
+
+    def top_acts(self, k: int = 4) -> list[Ranked]:
+        """The best template of each of the ``k`` best acts (what agent-assist shows)."""
+        seen: set[str] = set()
+        out: list[Ranked] = []
+        for r in self.ranked:
+            if r.entry.act not in seen:
+                seen.add(r.entry.act)
+                out.append(r)
+                if len(out) == k:
+                    break
+        return out
+
+
+class Ranker(Protocol):
+    """Anything that ranks a turn's candidates (the neural ranker, a baseline, a test fake)."""
+
+    def rank(self, turn: RankTurn, soft: Tensor | None = None) -> Ranking: ...
+
+
+class NeuralRanker:
+    """The trained cross-attention ranker over a catalog.
+
+    Args:
+        model: A trained :class:`TemplateRanker` (eval mode).
+        encoder: The frozen text encoder.
+        catalog: The templates to rank (may hold templates added after training).
+    """
+
+    def __init__(
+        self,
+        model: TemplateRanker,
+        encoder: TextEncoder,
+        catalog: Catalog,
+        *,
+        threshold: float = 0.5,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.meta: dict[str, Any] = dict(meta or {})
+        # The auto-send threshold chosen on the validation split when the model was trained.
+        self.threshold = threshold
+        self.cfg = model.cfg
+        self.encoder = encoder
+        self.entries: list[TemplateEntry] = sorted(catalog.entries, key=lambda e: e.id)
+        self._row = {e.id: i for i, e in enumerate(self.entries)}
+        self._candidates = self._encode_catalog()
+
+    @classmethod
+    def load(cls, path: Path, catalog: Catalog | None = None) -> NeuralRanker:
+        """Load a checkpoint (raises ``CheckpointError`` if missing or corrupt)."""
+        model, meta = load_checkpoint(path)
+        encoder = TextEncoder(max_tokens=model.cfg.max_utterance_tokens)
+        threshold = float(meta.get("threshold", 0.5))
+        return cls(model, encoder, catalog or load_catalog(), threshold=threshold, meta=meta)
+
+    @torch.inference_mode()
+    def _encode_catalog(self) -> Tensor:
+        states = self.encoder.encode([template_text(e.source) for e in self.entries])
+        T = max(s.size(0) for s in states)
+        padded = torch.zeros(len(states), min(T, self.cfg.max_template_tokens), 384)
+        pad = torch.ones(padded.shape[:2], dtype=torch.bool)
+        for i, s in enumerate(states):
+            s = s[: self.cfg.max_template_tokens]
+            padded[i, : s.size(0)] = s
+            pad[i, : s.size(0)] = False
+        return self.model.encode_candidates(padded, pad)  # (N_catalog, Q, d)
+
+    @torch.inference_mode()
+    def rank(
+        self,
+        turn: RankTurn,
+        soft: Tensor | None = None,
+        *,
+        drop_acts: frozenset[str] = frozenset(),
+    ) -> Ranking:
+        """Score the templates ``turn``'s facts and slots allow; no candidate -> empty ranking.
+
+        Args:
+            turn: The turn.
+            soft: (1, S, soft_dim) personalization soft tokens, or None.
+            drop_acts: Acts whose templates are left out (the list-head evaluation).
+        """
+        entries = [
+            e
+            for e in candidate_entries(self.entries, turn.facts, turn.slots)
+            if e.act not in drop_acts
+        ]
+        if not entries:
+            return Ranking(ranked=(), list_prob=0.0)
+        texts = [text for _, _, text in context_window(turn.context, self.cfg)]
+        states_of = dict(zip(texts, self.encoder.encode(texts), strict=True))
+        ctx, ctx_pad, spk, age, feats = memory_tensors([turn], states_of, self.cfg)
+        memory = self.model.memory(ctx, ctx_pad, spk, age, feats, soft)
+        rows = torch.tensor([self._row[e.id] for e in entries])
+        cand = self._candidates[rows].unsqueeze(0)  # (1, N, Q, d)
+        said = context_text(turn)
+        slot_rows = [slot_signal(e.slots, turn.slots, said) for e in entries]
+        S = max(1, max(len(s) for s in slot_rows))
+        slot_ids = torch.zeros(1, len(entries), S, dtype=torch.long)
+        for j, s in enumerate(slot_rows):
+            slot_ids[0, j, : len(s)] = torch.tensor(s, dtype=torch.long)
+        cand_pad = torch.zeros(1, len(entries), dtype=torch.bool)
+        scores, logit = self.model(memory, cand, slot_ids, cand_pad)
+        order = torch.argsort(scores[0], descending=True, stable=True).tolist()
+        ranked = tuple(Ranked(entries[i], float(scores[0, i])) for i in order)
+        return Ranking(ranked=ranked, list_prob=float(torch.sigmoid(logit[0])))
+
+
+def rank_many(ranker: Ranker, turns: Sequence[RankTurn]) -> list[Ranking]:
+    """Rank each turn (evaluation helper)."""
+    return [ranker.rank(t) for t in turns]
