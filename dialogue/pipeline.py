@@ -27,7 +27,7 @@ from dialogue.rules import RulesAgent
 from dialogue.state import Awaiting, DialogueState
 from dialogue.store import repository
 from dialogue.text import CustomerMessage
-from ranker.data import CUSTOMER, REP, RankTurn
+from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
 from ranker.features import profile_features, tracker_signals, tracker_view
 from ranker.scorer import Ranker, Ranking
 from templates import ACT_INTENT, Catalog, TemplateEntry, load_catalog
@@ -116,6 +116,10 @@ class NeuralAgent:
         proposal = self.tracker.respond(session, state, message, ctx)
         if message.problem is not None:
             return proposal  # empty / too long / unreadable input: fixed replies, no model
+        if proposal.state.handed_off:
+            # The tracker's hand-offs are gates in code (failed-login limit, a vanished customer
+            # record, a request for a human, out of scope): no ranking overrides them.
+            return proposal
         turn = self._turn(session, state, message, ctx, proposal)
         ranking = self.ranker.rank(turn)
         scores = _scores(ranking)
@@ -123,7 +127,12 @@ class NeuralAgent:
             return self._handoff(proposal.state, state, ctx, scores)
         top = ranking.ranked[0].entry
         slots = proposal.reply.slots or {}
+        facts = proposal.reply.facts or frozenset()
+        if top.id not in {e.id for e in candidate_entries(self.catalog.entries, facts, slots)}:
+            return self._handoff(proposal.state, state, ctx, scores)  # not a safe option
         if top.action == "cancel_order":
+            if proposal.reply.act != "cancel_done" or "cancel_confirmed" not in facts:
+                return self._handoff(proposal.state, state, ctx, scores)
             refused = self._cancel(session, state, proposal.state, ctx)
             if refused:
                 return self._handoff(proposal.state, state, ctx, scores)
@@ -269,6 +278,8 @@ def _effects(tracked: DialogueState, before: DialogueState, entry: TemplateEntry
         awaiting=awaiting,
         confirmation_for=None,
         resolved=before.resolved,
+        handed_off=before.handed_off,
+        ended=before.ended,
     )
     flow = ACT_INTENT.get(entry.act)
     if flow in (Intent.REFUND_STATUS.value, Intent.CANCEL_ORDER.value):

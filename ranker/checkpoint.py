@@ -58,7 +58,7 @@ def load_checkpoint(path: Path) -> tuple[TemplateRanker, dict[str, Any]]:
         cfg = RankerConfig.from_json(payload["config"])
         model = TemplateRanker(cfg)
         model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, AssertionError) as exc:
         raise CheckpointError(f"{path} does not fit the ranker: {exc}") from exc
     model.eval()
     return model, dict(payload.get("meta") or {})

@@ -40,7 +40,7 @@ def train_ranker_command(
     out: Annotated[Path | None, typer.Option(help="checkpoint path (default: settings)")] = None,
     dialogues: Annotated[int, typer.Option(min=10, help="dialogues if exporting")] = 8000,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
-    max_examples: Annotated[int | None, typer.Option(min=1, help="cap on training turns")] = None,
+    max_examples: Annotated[int, typer.Option(min=1, help="cap on training turns")] = 15000,
     max_minutes: Annotated[float, typer.Option(min=0.1, help="stop training after this")] = 25.0,
     tiny: Annotated[bool, typer.Option(help="the tiny config (tests, smoke runs)")] = False,
     context_attention: Annotated[

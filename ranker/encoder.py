@@ -19,7 +19,8 @@ from torch import Tensor
 __all__ = ["EncoderUnavailable", "TextEncoder", "minilm_path", "template_text"]
 
 _JINJA_BLOCK = re.compile(r"{%.*?%}", re.S)
-_JINJA_VAR = re.compile(r"{{\s*(?:\w+\.)?(\w+)[^}]*}}")
+_JINJA_VAR = re.compile(r"{{\s*(?:\w+\.)?(\w+)\s*(?:\|[^}]*)?}}")
+_JINJA_LEFT = re.compile(r"{{.*?}}|{#.*?#}", re.S)
 
 
 class EncoderUnavailable(RuntimeError):
@@ -42,6 +43,7 @@ def template_text(source: str) -> str:
     """A template's Jinja2 source as plain words: ``{{ order_id }}`` becomes ``order id``."""
     text = _JINJA_BLOCK.sub(" ", source)
     text = _JINJA_VAR.sub(lambda m: m.group(1).replace("_", " "), text)
+    text = _JINJA_LEFT.sub(" ", text)  # expressions that are not a plain variable
     return " ".join(text.split())
 
 

@@ -1,0 +1,301 @@
+"""Training and serving the ranker end to end on hand-made turns (one per act): template text,
+the frozen MiniLM encoder and its cache, one epoch of TINY training, loading the checkpoint,
+ranking, and seeded determinism."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from ranker.checkpoint import CheckpointError
+from ranker.config import TINY, TrainConfig
+from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
+from ranker.encoder import TextEncoder, template_text
+from ranker.scorer import NeuralRanker
+from ranker.train import DEFAULT_HELD_OUT_ACTS, TrainResult, train_ranker
+from templates import TemplateEntry, load_catalog
+
+CATALOG = load_catalog()
+ENTRIES: list[TemplateEntry] = sorted(CATALOG.entries, key=lambda e: e.id)
+TC = TrainConfig(epochs=1, batch_lists=16, seed=0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def encoder(_one_thread: None) -> TextEncoder:
+    return TextEncoder()
+
+
+def _hand_made_turns() -> list[RankTurn]:
+    """One turn per act (the corpus export is tested in test_ranker_data.py): the first template
+    of each act is applicable, its slots are filled and its plain text is the gold reply."""
+    profile = {"membership": "silver", "tenure_days": 200, "orders": 3, "open_orders": 1}
+    turns = []
+    for n, act in enumerate(sorted(CATALOG.acts())):
+        entry = CATALOG.by_act(act)[0]
+        facts = set(entry.preconditions)
+        if "authenticated" not in facts:
+            facts.add("not_authenticated")
+        turns.append(
+            RankTurn(
+                context=(
+                    (CUSTOMER, "hello"),
+                    (REP, "Hi! How can I help?"),
+                    (CUSTOMER, f"{act} {n}"),
+                ),
+                facts=frozenset(facts),
+                slots={slot: f"{slot} {n}" for slot in entry.slots},
+                profile=profile if "authenticated" in facts else None,
+                tracker={"awaiting": "intent", "last_act": "greeting", "turns": 2, "signals": []},
+                gold_act=act,
+                gold_reply=template_text(entry.source),
+                customer_id=n,
+            )
+        )
+    return turns
+
+
+@pytest.fixture(scope="module")
+def turns() -> list[RankTurn]:
+    return _hand_made_turns()
+
+
+@pytest.fixture(scope="module")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, turns: list[RankTurn], encoder: TextEncoder
+) -> tuple[Path, TrainResult]:
+    path = tmp_path_factory.mktemp("ckpt") / "ranker.pt"
+    result = train_ranker(turns, ENTRIES, encoder=encoder, cfg=TINY, tc=TC, out=path)
+    return path, result
+
+
+@pytest.fixture(scope="module")
+def ranker(trained: tuple[Path, TrainResult]) -> NeuralRanker:
+    return NeuralRanker.load(trained[0])
+
+
+# ---- template text -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("Your order {{ order_id }} is on its way.", "Your order order id is on its way."),
+        ("{{order_total|money}} total", "order total total"),
+        ("{{ o.order_date }}", "order date"),
+        ("{% if first_name %}Hi {{ first_name }}{% endif %}!", "Hi first name !"),
+        (
+            "Orders:\n{%- for o in order_options %}\n  {{ o.item_summary }}\n{%- endfor %}\nOK",
+            "Orders: item summary OK",
+        ),
+        ("{%\n multi-line block\n%}kept", "kept"),
+        ("", ""),
+        ("  plain   text\n\there ", "plain text here"),
+    ],
+    ids=[
+        "variable",
+        "filter",
+        "attribute",
+        "if-block",
+        "for-loop",
+        "multi-line-block",
+        "empty",
+        "whitespace",
+    ],
+)
+def test_template_text(source: str, text: str) -> None:
+    assert template_text(source) == text
+
+
+def test_template_text_of_a_real_template() -> None:
+    entry = CATALOG.get("cancel.done.1")
+    text = template_text(entry.source)
+    assert "order id" in text and "refund amount" in text
+    assert "{{" not in text and "{%" not in text and "_" not in text
+
+
+def test_no_catalog_template_text_keeps_jinja_syntax() -> None:
+    leftovers = {
+        e.id: template_text(e.source)
+        for e in ENTRIES
+        if any(mark in template_text(e.source) for mark in ("{{", "}}", "{%", "%}"))
+    }
+    assert leftovers == {}
+
+
+# ---- the encoder -------------------------------------------------------------------------------
+def test_encode_gives_token_states_per_text(encoder: TextEncoder) -> None:
+    texts = ["hello", "", "I'd like to cancel order #W1234567 please"]
+    states = encoder.encode(texts)
+    assert len(states) == 3
+    for s in states:
+        assert s.dim() == 2 and s.size(1) == 384 == TextEncoder.dim
+        assert s.dtype == torch.float32 and torch.isfinite(s).all()
+    assert states[0].size(0) == 3  # [CLS] hello [SEP]
+    assert states[1].size(0) == 2  # an empty text is [CLS] [SEP]
+    assert states[2].size(0) > states[0].size(0)
+
+
+def test_encode_caches_per_text(encoder: TextEncoder) -> None:
+    first = encoder.encode(["cache me", "and me"])
+    second = encoder.encode(["and me", "cache me", "cache me"])
+    assert second[0] is first[1] and second[1] is first[0] and second[2] is first[0]
+
+
+def test_encode_of_nothing_is_nothing(encoder: TextEncoder) -> None:
+    assert encoder.encode([]) == []
+    assert encoder.pooled([]).shape == (0, 384)
+
+
+def test_encode_truncates_to_max_tokens(encoder: TextEncoder) -> None:
+    (states,) = encoder.encode(["word " * 500])
+    assert states.size(0) == encoder.max_tokens == 40
+
+
+def test_encode_keeps_the_order_across_batches(encoder: TextEncoder) -> None:
+    texts = [f"utterance number {i} " + "x " * (10 - i) for i in range(10)]
+    small = encoder.encode(texts, batch_size=3)
+    assert [s.size(0) for s in small] == [s.size(0) for s in encoder.encode(texts)]
+    assert all(a is b for a, b in zip(small, encoder.encode(texts), strict=True))
+
+
+def test_padding_in_a_batch_does_not_change_a_texts_states(encoder: TextEncoder) -> None:
+    alone = encoder._encode_batch(["hi there"])[0]
+    padded = encoder._encode_batch(["hi there", "a much longer sentence " * 5])[0]
+    assert alone.shape == padded.shape
+    assert torch.allclose(alone, padded, atol=1e-4)
+
+
+def test_pooled_vectors_are_unit_length(encoder: TextEncoder) -> None:
+    vectors = encoder.pooled(["where is my refund", "cancel my order", ""])
+    assert vectors.shape == (3, 384)
+    assert torch.allclose(vectors.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert float(vectors[0] @ vectors[1]) < 0.999
+
+
+# ---- training and serving ----------------------------------------------------------------------
+def test_one_epoch_writes_a_checkpoint(
+    trained: tuple[Path, TrainResult], turns: list[RankTurn]
+) -> None:
+    path, result = trained
+    assert path.is_file()
+    assert result.examples == len(turns)
+    assert result.steps == math.ceil(len(turns) / TC.batch_lists)
+    assert result.epochs_run == 1.0
+    assert math.isfinite(result.final_loss) and result.final_loss > 0
+
+
+def test_the_checkpoint_loads_with_its_metadata(
+    ranker: NeuralRanker, trained: tuple[Path, TrainResult], turns: list[RankTurn]
+) -> None:
+    assert ranker.cfg == TINY
+    assert not ranker.model.training
+    assert ranker.threshold == 0.5  # no threshold chosen on a validation split yet
+    meta = ranker.meta
+    assert meta["steps"] == trained[1].steps and meta["examples"] == len(turns)
+    assert meta["held_out_acts"] == list(DEFAULT_HELD_OUT_ACTS)
+    trained_ids = set(meta["trained_templates"])
+    assert trained_ids == {e.id for e in ENTRIES if e.act not in DEFAULT_HELD_OUT_ACTS}
+    assert meta["train"]["seed"] == 0 and meta["train"]["epochs"] == 1
+
+
+def test_the_trained_ranker_ranks_exactly_the_candidates(
+    ranker: NeuralRanker, turns: list[RankTurn]
+) -> None:
+    for turn in turns[:10]:
+        ranking = ranker.rank(turn)
+        expected = {e.id for e in candidate_entries(ENTRIES, turn.facts, turn.slots)}
+        assert {r.entry.id for r in ranking.ranked} == expected
+        scores = [r.score for r in ranking.ranked]
+        assert scores == sorted(scores, reverse=True)
+        assert all(math.isfinite(s) for s in scores)
+        assert 0.0 < ranking.list_prob < 1.0
+        top = ranking.top_acts(4)
+        assert len(top) == min(4, len({r.entry.act for r in ranking.ranked}))
+        assert len({r.entry.act for r in top}) == len(top)
+        assert top[0] == ranking.ranked[0]
+
+
+def test_templates_added_after_training_are_ranked_too(ranker: NeuralRanker) -> None:
+    facts = frozenset({"authenticated", "order_identified", "refund_failed"})
+    slots = {"order_id": "#W1234567", "refund_amount": "$12.00", "refund_method": "card"}
+    turn = RankTurn(
+        context=((CUSTOMER, "where is my refund for #W1234567"),), facts=facts, slots=slots
+    )
+    ranking = ranker.rank(turn)
+    held_out = [r for r in ranking.ranked if r.entry.act in DEFAULT_HELD_OUT_ACTS]
+    assert {r.entry.act for r in held_out} == {"refund_failed"}
+    assert all(math.isfinite(r.score) for r in held_out)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [(), ((CUSTOMER, ""),), ((CUSTOMER, "<script>alert(1)</script>" * 200),)],
+    ids=["no-context", "empty-utterance", "hostile-long"],
+)
+def test_ranking_odd_contexts(ranker: NeuralRanker, context: tuple[tuple[int, str], ...]) -> None:
+    ranking = ranker.rank(RankTurn(context=context, facts=frozenset({"not_authenticated"})))
+    assert ranking.ranked and all(math.isfinite(r.score) for r in ranking.ranked)
+    assert 0.0 < ranking.list_prob < 1.0
+
+
+def test_dropping_every_act_gives_an_empty_ranking(ranker: NeuralRanker) -> None:
+    turn = RankTurn(context=((CUSTOMER, "hi"),), facts=frozenset())
+    ranking = ranker.rank(turn, drop_acts=frozenset(e.act for e in ENTRIES))
+    assert ranking.ranked == () and ranking.list_prob == 0.0
+    assert ranking.top_acts(4) == []
+
+
+def test_ranking_is_repeatable(ranker: NeuralRanker, turns: list[RankTurn]) -> None:
+    a, b = ranker.rank(turns[0]), ranker.rank(turns[0])
+    assert a == b
+
+
+def test_training_twice_with_the_same_seed_gives_identical_weights(
+    tmp_path: Path,
+    trained: tuple[Path, TrainResult],
+    turns: list[RankTurn],
+    encoder: TextEncoder,
+) -> None:
+    again = tmp_path / "again.pt"
+    result = train_ranker(turns, ENTRIES, encoder=encoder, cfg=TINY, tc=TC, out=again)
+    assert result.final_loss == trained[1].final_loss
+    first = torch.load(trained[0], weights_only=True)["state_dict"]
+    second = torch.load(again, weights_only=True)["state_dict"]
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_another_seed_gives_other_weights(
+    tmp_path: Path,
+    trained: tuple[Path, TrainResult],
+    turns: list[RankTurn],
+    encoder: TextEncoder,
+) -> None:
+    other = tmp_path / "other.pt"
+    tc = TrainConfig(epochs=1, batch_lists=16, seed=1)
+    train_ranker(turns, ENTRIES, encoder=encoder, cfg=TINY, tc=tc, out=other)
+    first = torch.load(trained[0], weights_only=True)["state_dict"]
+    second = torch.load(other, weights_only=True)["state_dict"]
+    assert not all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_no_training_turns_is_an_error(tmp_path: Path, encoder: TextEncoder) -> None:
+    out = tmp_path / "never.pt"
+    with pytest.raises(ValueError, match="no training turns"):
+        train_ranker([], ENTRIES, encoder=encoder, cfg=TINY, tc=TC, out=out)
+    assert not out.exists()
+
+
+def test_loading_a_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no ranker checkpoint at"):
+        NeuralRanker.load(tmp_path / "missing.pt")
