@@ -14,7 +14,7 @@ returns the top 4 instead of sending.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -60,8 +60,12 @@ _ANSWERS = frozenset({
 class PipelineConfig:
     """Options of the neural agent."""
 
-    # Auto-send only when the list head's P(some candidate is acceptable) reaches this.
+    # Send the ranker's choice only when the list head's P(some candidate is acceptable)
+    # reaches this.
     threshold: float = 0.5
+    # Below the threshold (or with no candidate): "policy" sends the tracker's own reply (the
+    # rule-based policy's safe default), "handoff" hands the conversation to a human.
+    fallback: str = "policy"
     # The tracker resolves "the blue water bottle" against the customer's orders.
     match_descriptions: bool = True
 
@@ -124,6 +128,10 @@ class NeuralAgent:
         ranking = self.ranker.rank(turn)
         scores = _scores(ranking)
         if not ranking.ranked or ranking.list_prob < self.config.threshold:
+            if self.config.fallback == "policy":
+                return TurnOutcome(
+                    reply=replace(proposal.reply, scores=scores), state=proposal.state
+                )
             return self._handoff(proposal.state, state, ctx, scores)
         top = ranking.ranked[0].entry
         slots = proposal.reply.slots or {}

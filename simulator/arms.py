@@ -34,11 +34,24 @@ def _ranker() -> Agent:
     return NeuralAgent(ranker, config=PipelineConfig(threshold=ranker.threshold))
 
 
+def _ranker_handoff() -> Agent:
+    # The same model, handing off (instead of falling back to the policy's reply) below the
+    # list head's threshold.
+    from dialogue.config import Settings
+    from dialogue.pipeline import NeuralAgent, PipelineConfig
+    from ranker.scorer import NeuralRanker
+
+    ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
+    config = PipelineConfig(threshold=ranker.threshold, fallback="handoff")
+    return NeuralAgent(ranker, config=config, name="ranker_handoff")
+
+
 ARMS: dict[str, Callable[[], Agent]] = {
     "rules": _rules,
     "rules_no_descriptions": _rules_no_descriptions,
     "human": _human,
     "ranker": _ranker,
+    "ranker_handoff": _ranker_handoff,
 }
 
 
