@@ -126,7 +126,11 @@ def serving_rss_mb(checkpoint: Path) -> tuple[float, float]:
         capture_output=True,
         text=True,
     ).stdout
-    values = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in out.splitlines()}
+    values = {
+        line.split(":")[0]: int(line.split()[1]) / 1024
+        for line in out.splitlines()
+        if line.startswith("Vm")
+    }
     return values["VmRSS"], values["VmHWM"]
 
 

@@ -14,7 +14,7 @@ returns the top 4 instead of sending.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -127,13 +127,14 @@ class NeuralAgent:
         turn = self._turn(session, state, message, ctx, proposal)
         ranking = self.ranker.rank(turn)
         scores = _scores(ranking)
-        if not ranking.ranked or ranking.list_prob < self.config.threshold:
-            if self.config.fallback == "policy":
-                return TurnOutcome(
-                    reply=replace(proposal.reply, scores=scores), state=proposal.state
-                )
+        if ranking.ranked and ranking.list_prob >= self.config.threshold:
+            top = ranking.ranked[0].entry
+        elif self.config.fallback == "policy" and proposal.reply.template_id is not None:
+            # The tracker's own reply, sent through the same gates (its deferred cancellation
+            # runs below, exactly as if the ranker had chosen it).
+            top = self.catalog.get(proposal.reply.template_id)
+        else:
             return self._handoff(proposal.state, state, ctx, scores)
-        top = ranking.ranked[0].entry
         slots = proposal.reply.slots or {}
         facts = proposal.reply.facts or frozenset()
         if top.id not in {e.id for e in candidate_entries(self.catalog.entries, facts, slots)}:
