@@ -339,30 +339,20 @@ class RulesAgent:
         slots: dict[str, SlotValue],
         done: tuple[str, ...],
     ) -> TurnOutcome:
-        if not self.execute_cancel:
-            return self._say(
-                "cancel_done",
-                state,
-                ctx,
-                facts=facts | {"cancel_reason_known", "cancel_confirmed"},
-                slots=slots,
-                resolved=done,
-                confirmation_for=None,
-                awaiting=Awaiting.ANYTHING_ELSE,
-            )
-        try:
-            cancel_order(
-                session,
-                customer_id=record.profile.id,
-                order_number=order.order_number,
-                reason=state.cancel_reason,
-                confirmed_order=state.confirmation_for,
-                idempotency_key=ctx.idempotency_key("cancel_order"),
-                conversation_id=ctx.conversation_id,
-                now=ctx.now,
-            )
-        except (ActionRefused, OrderNotFound):
-            return self._say("handoff", state, ctx)
+        if self.execute_cancel:
+            try:
+                cancel_order(
+                    session,
+                    customer_id=record.profile.id,
+                    order_number=order.order_number,
+                    reason=state.cancel_reason,
+                    confirmed_order=state.confirmation_for,
+                    idempotency_key=ctx.idempotency_key("cancel_order"),
+                    conversation_id=ctx.conversation_id,
+                    now=ctx.now,
+                )
+            except (ActionRefused, OrderNotFound):
+                return self._say("handoff", state, ctx)
         return self._say(
             "cancel_done",
             state,
