@@ -22,7 +22,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def ensure_corpus(corpus: Path | None, *, dialogues: int, seed: int, progress: bool) -> Path:
+def ensure_corpus(corpus: Path | None, *, dialogues: int, seed: int) -> Path:
     """The corpus folder to read, exported (on a scratch world) if it holds no train split."""
     from simulator.corpus import export_corpus
 
@@ -62,7 +62,7 @@ def train_ranker_command(
 
     torch.manual_seed(seed)
     logging.basicConfig(level=logging.WARNING)
-    folder = ensure_corpus(corpus, dialogues=dialogues, seed=seed, progress=progress)
+    folder = ensure_corpus(corpus, dialogues=dialogues, seed=seed)
     target = out or Settings().resolved_ranker_checkpoint()
     try:
         turns = load_turns(folder / "train.jsonl", limit=max_examples)

@@ -9,7 +9,7 @@ and whose slots it can fill (:func:`candidate_entries`), the same rule in traini
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ranker.config import RankerConfig
 from ranker.features import MAX_FEATURE_TOKENS, feature_ids
-from templates import Catalog, TemplateEntry
+from templates import TemplateEntry
 from templates.catalog import SLOTS
 
 __all__ = [
@@ -201,15 +201,3 @@ def pad_lists(lists: Sequence[Sequence[int]], fill: int = 0) -> Tensor:
         if row:
             out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
     return out
-
-
-def iterate_batches(items: Sequence[Any], size: int, *, seed: int) -> Iterator[list[Any]]:
-    """Shuffled batches (a seeded permutation)."""
-    order = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed)).tolist()
-    for start in range(0, len(order), size):
-        yield [items[i] for i in order[start : start + size]]
-
-
-def catalog_entries(catalog: Catalog) -> list[TemplateEntry]:
-    """Every entry of a catalog, in id order."""
-    return sorted(catalog.entries, key=lambda e: e.id)

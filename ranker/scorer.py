@@ -7,7 +7,6 @@ cross-attention over the candidates its facts allow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -150,8 +149,3 @@ class NeuralRanker:
         order = torch.argsort(scores[0], descending=True, stable=True).tolist()
         ranked = tuple(Ranked(entries[i], float(scores[0, i])) for i in order)
         return Ranking(ranked=ranked, list_prob=float(torch.sigmoid(logit[0])))
-
-
-def rank_many(ranker: Ranker, turns: Sequence[RankTurn]) -> list[Ranking]:
-    """Rank each turn (evaluation helper)."""
-    return [ranker.rank(t) for t in turns]
