@@ -64,16 +64,16 @@ def train_ranker_command(
     logging.basicConfig(level=logging.WARNING)
     folder = ensure_corpus(corpus, dialogues=dialogues, seed=seed)
     target = out or Settings().resolved_ranker_checkpoint()
-    try:
-        turns = load_turns(folder / "train.jsonl", limit=max_examples)
-        encoder = TextEncoder()
-    except (CorpusError, EncoderUnavailable) as exc:
-        _fail(str(exc))
     cfg = replace(
         TINY if tiny else RankerConfig(),
         use_context_attention=context_attention,
         use_profile=profile,
     )
+    try:
+        turns = load_turns(folder / "train.jsonl", limit=max_examples)
+        encoder = TextEncoder(max_tokens=cfg.max_utterance_tokens, layers=cfg.encoder_layers)
+    except (CorpusError, EncoderUnavailable) as exc:
+        _fail(str(exc))
     tc = TrainConfig(epochs=epochs, seed=seed, max_minutes=max_minutes)
     bar = tqdm(total=None, disable=not progress, unit="step", desc="training")
 
@@ -124,6 +124,7 @@ def evaluate_command(
     from ranker.baselines import BiEncoderRanker, CrossEncoderRanker, TfidfRanker
     from ranker.checkpoint import CheckpointError
     from ranker.data import CorpusError, load_turns
+    from ranker.encoder import TextEncoder
     from ranker.evaluate import Scored, score, subset, write_results
     from ranker.scorer import NeuralRanker
     from templates import load_catalog
@@ -161,7 +162,7 @@ def evaluate_command(
         train = load_turns(folder / "train.jsonl", limit=baseline_train)
         unseen = frozenset(held_out)  # templates "added after training"
         add("tfidf_cosine", TfidfRanker(catalog.entries, train))
-        bi = BiEncoderRanker(catalog.entries, main.encoder)
+        bi = BiEncoderRanker(catalog.entries, TextEncoder())  # the full sentence encoder
         bi.fit(train, seed=seed, exclude_acts=unseen)
         add("minilm_bi_encoder", bi)
         cross = CrossEncoderRanker(catalog.entries)

@@ -17,6 +17,9 @@ class RankerConfig:
     """
 
     encoder_dim: int = 384  # token-state width of the sentence encoder
+    # MiniLM layers kept (its first N of 6, pretrained weights). Encoding a new utterance is most
+    # of a turn's latency; fewer layers cut it (docs/ranker.md), not yet measured for quality.
+    encoder_layers: int = 6
     d_model: int = 128  # width of the ranker's own layers
     n_heads: int = 4
     candidate_queries: int = 4  # learned queries summarising each template's tokens
@@ -42,10 +45,13 @@ class RankerConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown ranker config field(s): {unknown}")
-        return cls(**data)
+        # Checkpoints written before the field existed read all six encoder layers.
+        return cls(**{"encoder_layers": 6, **data})
 
 
-TINY = RankerConfig(d_model=32, n_heads=2, candidate_queries=2, max_context_tokens=64)
+TINY = RankerConfig(
+    d_model=32, n_heads=2, candidate_queries=2, max_context_tokens=64, encoder_layers=2
+)
 """A randomly initialised ranker small enough for unit tests."""
 
 

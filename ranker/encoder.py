@@ -16,7 +16,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["EncoderUnavailable", "TextEncoder", "minilm_path", "template_text"]
+from ranker.config import RankerConfig
+
+__all__ = [
+    "EncoderUnavailable",
+    "TextEncoder",
+    "check_encoder",
+    "minilm_path",
+    "template_text",
+]
 
 _JINJA_BLOCK = re.compile(r"{%.*?%}", re.S)
 _JINJA_VAR = re.compile(r"{{\s*(?:\w+\.)?(\w+)\s*(?:\|[^}]*)?}}")
@@ -53,22 +61,41 @@ class TextEncoder:
     Args:
         max_tokens: Tokens kept per text (including [CLS] and [SEP]).
         cache_size: Distinct texts kept in the cache.
+        layers: Transformer layers kept, the first ``layers`` of MiniLM's 6 (token states are
+            the last kept layer's output).
         path: A MiniLM directory; the packaged one by default.
+
+    Raises:
+        EncoderUnavailable: The weights cannot be loaded.
+        ValueError: ``layers`` is not between 1 and the model's depth.
     """
 
     dim = 384
 
     def __init__(
-        self, *, max_tokens: int = 40, cache_size: int = 50_000, path: Path | None = None
+        self,
+        *,
+        max_tokens: int = 40,
+        cache_size: int = 50_000,
+        layers: int = 6,
+        path: Path | None = None,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         where = path or minilm_path()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
-            self.model = AutoModel.from_pretrained(str(where), local_files_only=True)
+            self.model = AutoModel.from_pretrained(
+                str(where), local_files_only=True, add_pooling_layer=False
+            )
         except (OSError, ValueError) as exc:
             raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
+        depth = len(self.model.encoder.layer)
+        if not 1 <= layers <= depth:
+            raise ValueError(f"layers must be between 1 and {depth}, got {layers}")
+        self.model.encoder.layer = self.model.encoder.layer[:layers]
+        self.model.config.num_hidden_layers = layers
+        self.layers = layers
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -120,3 +147,12 @@ class TextEncoder:
         states = self.encode(texts)
         vectors = torch.stack([s.mean(dim=0) for s in states]) if states else torch.zeros(0, 384)
         return torch.nn.functional.normalize(vectors, dim=-1)
+
+
+def check_encoder(encoder: TextEncoder, cfg: RankerConfig) -> None:
+    """Raise ``ValueError`` unless ``encoder`` gives the token states ``cfg`` was built for."""
+    layers = getattr(encoder, "layers", cfg.encoder_layers)  # test fakes carry no layers
+    if layers != cfg.encoder_layers:
+        raise ValueError(
+            f"the ranker reads MiniLM layer {cfg.encoder_layers}, the encoder gives layer {layers}"
+        )

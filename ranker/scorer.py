@@ -23,7 +23,7 @@ from ranker.data import (
     memory_tensors,
     slot_signal,
 )
-from ranker.encoder import TextEncoder, template_text
+from ranker.encoder import TextEncoder, check_encoder, template_text
 from ranker.model import TemplateRanker
 from templates import Catalog, TemplateEntry, load_catalog
 
@@ -85,6 +85,7 @@ class NeuralRanker:
         # The auto-send threshold chosen on the validation split when the model was trained.
         self.threshold = threshold
         self.cfg = model.cfg
+        check_encoder(encoder, self.cfg)
         self.encoder = encoder
         self.entries: list[TemplateEntry] = sorted(catalog.entries, key=lambda e: e.id)
         self._row = {e.id: i for i, e in enumerate(self.entries)}
@@ -94,7 +95,9 @@ class NeuralRanker:
     def load(cls, path: Path, catalog: Catalog | None = None) -> NeuralRanker:
         """Load a checkpoint (raises ``CheckpointError`` if missing or corrupt)."""
         model, meta = load_checkpoint(path)
-        encoder = TextEncoder(max_tokens=model.cfg.max_utterance_tokens)
+        encoder = TextEncoder(
+            max_tokens=model.cfg.max_utterance_tokens, layers=model.cfg.encoder_layers
+        )
         threshold = float(meta.get("threshold", 0.5))
         return cls(model, encoder, catalog or load_catalog(), threshold=threshold, meta=meta)
 

@@ -35,7 +35,7 @@ from ranker.data import (
     pad_lists,
     slot_signal,
 )
-from ranker.encoder import TextEncoder, template_text
+from ranker.encoder import TextEncoder, check_encoder, template_text
 from ranker.model import TemplateRanker
 from templates import TemplateEntry
 
@@ -183,7 +183,11 @@ def train_ranker(
         held_out_acts: Acts whose templates count as added after training.
         states_of: Pre-computed utterance states (text -> fp16 tensor); computed if None.
         on_step: Progress callback (step, loss).
+
+    Raises:
+        ValueError: No training turns, or ``encoder`` keeps other layers than ``cfg`` says.
     """
+    check_encoder(encoder, cfg)
     started = time.perf_counter()
     torch.manual_seed(tc.seed)
     rng = random.Random(tc.seed)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ranker.checkpoint import CheckpointError
-from ranker.config import TINY, TrainConfig
+from ranker.config import TINY, RankerConfig, TrainConfig
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
 from ranker.encoder import TextEncoder, template_text
 from ranker.scorer import NeuralRanker
@@ -34,7 +34,7 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def encoder(_one_thread: None) -> TextEncoder:
-    return TextEncoder()
+    return TextEncoder(layers=TINY.encoder_layers)
 
 
 def _hand_made_turns() -> list[RankTurn]:
@@ -175,6 +175,35 @@ def test_padding_in_a_batch_does_not_change_a_texts_states(encoder: TextEncoder)
     assert torch.allclose(alone, padded, atol=1e-4)
 
 
+def test_the_encoder_keeps_its_first_layers(encoder: TextEncoder) -> None:
+    full = TextEncoder()
+    assert (full.layers, encoder.layers) == (6, TINY.encoder_layers)
+    assert len(encoder.model.encoder.layer) == TINY.encoder_layers
+    (low,) = encoder._encode_batch(["where is my refund"])
+    (top,) = full._encode_batch(["where is my refund"])
+    assert low.shape == top.shape and not torch.allclose(low, top, atol=1e-3)
+
+
+@pytest.mark.parametrize("layers", [0, 7, -1])
+def test_the_encoder_refuses_layers_it_does_not_have(layers: int) -> None:
+    with pytest.raises(ValueError, match="layers must be between 1 and 6"):
+        TextEncoder(layers=layers)
+
+
+def test_training_refuses_an_encoder_of_other_layers(tmp_path: Path, turns: list[RankTurn]) -> None:
+    other = TextEncoder(layers=TINY.encoder_layers + 1)
+    with pytest.raises(ValueError, match="reads MiniLM layer"):
+        train_ranker(turns, ENTRIES, encoder=other, cfg=TINY, tc=TC, out=tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_config_from_before_encoder_layers_reads_all_six() -> None:
+    data = RankerConfig().to_json()
+    del data["encoder_layers"]
+    assert RankerConfig.from_json(data).encoder_layers == 6
+    assert RankerConfig.from_json(RankerConfig().to_json()) == RankerConfig()
+
+
 def test_pooled_vectors_are_unit_length(encoder: TextEncoder) -> None:
     vectors = encoder.pooled(["where is my refund", "cancel my order", ""])
     assert vectors.shape == (3, 384)
@@ -192,6 +221,12 @@ def test_one_epoch_writes_a_checkpoint(
     assert result.steps == math.ceil(len(turns) / TC.batch_lists)
     assert result.epochs_run == 1.0
     assert math.isfinite(result.final_loss) and result.final_loss > 0
+
+
+def test_serving_refuses_an_encoder_of_other_layers(ranker: NeuralRanker) -> None:
+    assert ranker.encoder.layers == TINY.encoder_layers  # load builds the one the config names
+    with pytest.raises(ValueError, match="reads MiniLM layer"):
+        NeuralRanker(ranker.model, TextEncoder(layers=6), CATALOG)
 
 
 def test_the_checkpoint_loads_with_its_metadata(
