@@ -1,0 +1,61 @@
+"""``csbot train ranker`` and ``csbot ranker evaluate`` from the command line: a tiny model on a
+small exported corpus, and clear errors for a corrupt corpus or checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dialogue.cli import app
+from ranker.config import TINY
+from ranker.scorer import NeuralRanker
+
+cli = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    folder = tmp_path_factory.mktemp("cli")
+    corpus, out = folder / "corpus", folder / "ranker.pt"
+    args = ["train", "ranker", "--corpus", str(corpus), "--out", str(out), "--dialogues", "40"]
+    result = cli.invoke(app, [*args, "--tiny", "--epochs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return corpus, out, result.output
+
+
+def test_train_ranker_exports_a_corpus_and_writes_a_loadable_checkpoint(
+    trained: tuple[Path, Path, str],
+) -> None:
+    corpus, out, output = trained
+    assert (corpus / "train.jsonl").is_file() and (corpus / "test.jsonl").is_file()
+    assert "exporting a 40-dialogue transcripts corpus" in output
+    assert f"checkpoint: {out}" in output
+    ranker = NeuralRanker.load(out)
+    assert ranker.cfg == TINY and ranker.encoder.layers == TINY.encoder_layers
+    assert ranker.meta["examples"] > 0
+
+
+def test_train_ranker_on_a_corrupt_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "train.jsonl").write_text("{not json\n")
+    out = tmp_path / "ranker.pt"
+    result = cli.invoke(
+        app, ["train", "ranker", "--corpus", str(tmp_path), "--out", str(out), "--tiny"]
+    )
+    assert result.exit_code != 0
+    assert "train.jsonl" in result.output
+    assert not out.exists()
+
+
+def test_evaluate_with_a_corrupt_checkpoint_is_a_clear_error(
+    trained: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    corpus = trained[0]
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    args = ["ranker", "evaluate", "--corpus", str(corpus), "--checkpoint", str(bad)]
+    result = cli.invoke(app, [*args, "--no-baselines", "--json-out", str(tmp_path / "r.json")])
+    assert result.exit_code != 0
+    assert "bad.pt" in result.output
+    assert not (tmp_path / "r.json").exists()
