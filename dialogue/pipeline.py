@@ -159,6 +159,9 @@ class NeuralAgent:
             slots=dict(slots),
             facts=proposal.reply.facts,
         )
+        prefetch = getattr(self.ranker, "prefetch", None)
+        if prefetch is not None:  # the reply is next turn's context: encode it off that path
+            prefetch([reply.text])
         return TurnOutcome(reply=reply, state=next_state)
 
     # ---- agent-assist ----------------------------------------------------------------------

@@ -47,6 +47,9 @@ def train_ranker_command(
         bool, typer.Option(help="off: candidates see a pooled context only (ablation)")
     ] = True,
     profile: Annotated[bool, typer.Option(help="off: no profile features (ablation)")] = True,
+    encoder_layers: Annotated[
+        int | None, typer.Option(min=1, max=6, help="MiniLM layers kept (default: the config's)")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -69,6 +72,8 @@ def train_ranker_command(
         use_context_attention=context_attention,
         use_profile=profile,
     )
+    if encoder_layers is not None:
+        cfg = replace(cfg, encoder_layers=encoder_layers)
     try:
         turns = load_turns(folder / "train.jsonl", limit=max_examples)
         encoder = TextEncoder(max_tokens=cfg.max_utterance_tokens, layers=cfg.encoder_layers)

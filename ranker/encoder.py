@@ -7,10 +7,12 @@ in a bounded cache, which is what lets a conversation re-use its earlier turns' 
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -103,16 +105,21 @@ class TextEncoder:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Tensor] = OrderedDict()
         self._lock = threading.Lock()
+        self._pending: dict[str, Future[None]] = {}
+        self._background: ThreadPoolExecutor | None = None
+        self._background_pid = 0
+        self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not safe across threads
 
     @torch.inference_mode()
     def _encode_batch(self, texts: Sequence[str]) -> list[Tensor]:
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_tokens,
-            return_tensors="pt",
-        )
+        with self._tokenizer_lock:
+            batch = self.tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="pt",
+            )
         states = self.model(**batch).last_hidden_state  # (B, T, 384)
         lengths = batch["attention_mask"].sum(dim=1).tolist()
         return [states[i, : int(n)].clone() for i, n in enumerate(lengths)]  # each (T_i, 384)
@@ -128,6 +135,13 @@ class TextEncoder:
             One tensor per text, in the order given.
         """
         with self._lock:
+            waiting = {self._pending[t] for t in texts if t in self._pending}
+        for job in waiting:  # a text being encoded in the background is not encoded twice
+            job.exception()
+        return self._encode_cached(texts, batch_size)
+
+    def _encode_cached(self, texts: Sequence[str], batch_size: int = 64) -> list[Tensor]:
+        with self._lock:
             found = {t: self._cache[t] for t in texts if t in self._cache}
             for t in found:
                 self._cache.move_to_end(t)
@@ -141,6 +155,38 @@ class TextEncoder:
                     if len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
         return [found[t] for t in texts]
+
+    def prefetch(self, texts: Sequence[str]) -> Future[None] | None:
+        """Encode ``texts`` in a background thread, into the cache.
+
+        The agent calls this with each reply it sends: the reply is part of the next turn's
+        context, and encoding it while the customer reads and types keeps it off the next turn's
+        critical path. A later :meth:`encode` of a text still in flight waits for it.
+
+        Returns:
+            The background job, or None if every text was already cached or in flight.
+        """
+        with self._lock:
+            todo = sorted({t for t in texts if t not in self._cache and t not in self._pending})
+            if not todo:
+                return None
+            if self._background is None or self._background_pid != os.getpid():
+                # A forked worker inherits the executor but not its thread: start its own.
+                self._background = ThreadPoolExecutor(1, thread_name_prefix="encoder-prefetch")
+                self._background_pid = os.getpid()
+                self._pending.clear()
+            job = self._background.submit(self._prefetch, todo)
+            for t in todo:
+                self._pending[t] = job
+        return job
+
+    def _prefetch(self, texts: list[str]) -> None:
+        try:
+            self._encode_cached(texts)
+        finally:
+            with self._lock:
+                for t in texts:
+                    self._pending.pop(t, None)
 
     def pooled(self, texts: Sequence[str]) -> Tensor:
         """Mean-pooled, L2-normalised sentence embeddings (all-MiniLM-L6-v2's recipe): (N, 384)."""

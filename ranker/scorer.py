@@ -101,6 +101,11 @@ class NeuralRanker:
         threshold = float(meta.get("threshold", 0.5))
         return cls(model, encoder, catalog or load_catalog(), threshold=threshold, meta=meta)
 
+    def prefetch(self, texts: list[str]) -> None:
+        """Encode texts the next turn's context will hold (the reply just sent) in the
+        background, so that the next :meth:`rank` encodes only the customer's new message."""
+        self.encoder.prefetch(texts)
+
     @torch.inference_mode()
     def _encode_catalog(self) -> Tensor:
         states = self.encoder.encode([template_text(e.source) for e in self.entries])

@@ -589,6 +589,32 @@ def test_the_ranker_sees_the_context_and_no_profile_before_authentication(
     assert after.tracker["awaiting"] == "auth"
 
 
+@dataclass
+class Prefetching(PreferActs):
+    """A fake ranker that records what the agent asks it to encode ahead of the next turn."""
+
+    prefetched: list[list[str]] = field(default_factory=list)
+
+    def prefetch(self, texts: list[str]) -> None:
+        self.prefetched.append(list(texts))
+
+
+def test_each_sent_reply_is_prefetched_as_the_next_turns_context(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    ranker = Prefetching(FLOW)
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    first = run.send(conv, "Hi, I want to cancel an order")
+    assert ranker.prefetched == [[first.text]]
+    run.send(conv, "nobody@example.invalid")
+    assert ranker.calls[1].context[1] == (1, first.text)  # what was prefetched is what is read
+    low = Prefetching(FLOW, list_prob=0.0)  # hand-off: no next turn for the model, no prefetch
+    run = ConversationRunner(world_sessions, _agent(low, fallback="handoff"))
+    assert run.send(run.start(), "Hi, I want to cancel an order").act == "handoff"
+    assert low.prefetched == []
+
+
 # ---- safety of deviating or rogue rankings ------------------------------------------------------
 def test_a_rogue_ranker_cannot_cancel_after_a_no(world_sessions: sessionmaker[Session]) -> None:
     target = _pending(world_sessions)

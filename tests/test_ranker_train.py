@@ -5,11 +5,13 @@ ranking, and seeded determinism."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
 
 from ranker.checkpoint import CheckpointError
 from ranker.config import TINY, RankerConfig, TrainConfig
@@ -182,6 +184,47 @@ def test_the_encoder_keeps_its_first_layers(encoder: TextEncoder) -> None:
     (low,) = encoder._encode_batch(["where is my refund"])
     (top,) = full._encode_batch(["where is my refund"])
     assert low.shape == top.shape and not torch.allclose(low, top, atol=1e-3)
+
+
+def test_a_prefetched_text_is_encoded_once_in_the_background(
+    encoder: TextEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "your refund of $12.50 was issued to your card"
+    expected = encoder._encode_batch([text])[0]
+    real, calls = encoder._encode_batch, []
+    release = threading.Event()
+
+    def slow(texts: list[str]) -> list[Tensor]:
+        calls.append((threading.current_thread().name, list(texts)))
+        release.wait(timeout=10)
+        return real(texts)
+
+    monkeypatch.setattr(encoder, "_encode_batch", slow)
+    job = encoder.prefetch([text, text])
+    assert job is not None and encoder.prefetch([text]) is None  # in flight: not queued twice
+    got: list[Tensor] = []
+    reader = threading.Thread(target=lambda: got.extend(encoder.encode([text])))
+    reader.start()  # asks while the background job is still encoding: it waits, no re-encoding
+    release.set()
+    reader.join(timeout=10)
+    job.result(timeout=10)
+    assert [c[1] for c in calls] == [[text]]
+    assert calls[0][0].startswith("encoder-prefetch")
+    assert torch.equal(got[0], expected)
+    assert encoder.prefetch([text]) is None  # cached now
+    assert torch.equal(encoder.encode([text])[0], expected) and len(calls) == 1
+
+
+def test_a_failed_prefetch_does_not_block_a_later_encode(
+    encoder: TextEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = encoder._encode_batch
+    monkeypatch.setattr(encoder, "_encode_batch", lambda texts: 1 / 0)
+    job = encoder.prefetch(["a reply that fails to encode"])
+    assert job is not None and isinstance(job.exception(timeout=10), ZeroDivisionError)
+    monkeypatch.setattr(encoder, "_encode_batch", real)
+    (states,) = encoder.encode(["a reply that fails to encode"])
+    assert states.shape[1] == 384
 
 
 @pytest.mark.parametrize("layers", [0, 7, -1])
