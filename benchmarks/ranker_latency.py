@@ -12,7 +12,8 @@
 3. The full MiniLM cross-encoder scores the same 200 candidates on a sample of the same turns
    (context + candidate re-encoded together for every candidate); the ratio is from this run.
 4. A fresh process loads the neural agent (ranker + tracker + catalog) and serves a few
-   conversations through ConversationRunner on SQLite; its resident memory is read from /proc.
+   conversations through ConversationRunner on a SQLite store seeded beforehand by this process
+   (a server opens a database, it does not build one); its resident memory is read from /proc.
 
 Ends with one ``name: value`` line per headline figure.
 """
@@ -23,6 +24,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -109,21 +111,14 @@ def time_cross_encoder(catalog: Catalog, turns: list[RankTurn]) -> list[float]:
 
 
 SERVE_SCRIPT = """
-import sys, tempfile
+import sys
 from pathlib import Path
 from dialogue.conversation import ConversationRunner
 from dialogue.pipeline import NeuralAgent
-from dialogue.store.session import make_engine, make_session_factory, upgrade
+from dialogue.store.session import make_engine, make_session_factory
 from ranker.scorer import NeuralRanker
-from simulator.world import WorldConfig, seed_world
 
-folder = Path(tempfile.mkdtemp())
-url = f"sqlite:///{folder / 'serve.sqlite3'}"
-upgrade(url)
-engine = make_engine(url)
-sessions = make_session_factory(engine)
-with sessions() as s, s.begin():
-    seed_world(s, WorldConfig(seed=7, customers=200, items=100))
+sessions = make_session_factory(make_engine(sys.argv[2]))
 agent = NeuralAgent(NeuralRanker.load(Path(sys.argv[1])))
 runner = ConversationRunner(sessions, agent)
 for n in range(20):
@@ -136,12 +131,24 @@ print("".join(rss))
 
 
 def serving_rss_mb(checkpoint: Path) -> tuple[float, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", SERVE_SCRIPT, str(checkpoint)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    """Resident and peak memory of a process that only serves (the store is seeded before, by
+    this process, as a deployment's database would be)."""
+    from dialogue.store.session import make_engine, make_session_factory, upgrade
+    from simulator.world import WorldConfig, seed_world
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'serve.sqlite3'}"
+        upgrade(url)
+        engine = make_engine(url)
+        with make_session_factory(engine)() as s, s.begin():
+            seed_world(s, WorldConfig(seed=7, customers=200, items=100))
+        engine.dispose()
+        out = subprocess.run(
+            [sys.executable, "-c", SERVE_SCRIPT, str(checkpoint), url],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     values = {
         line.split(":")[0]: int(line.split()[1]) / 1024
         for line in out.splitlines()

@@ -62,7 +62,9 @@ class TextEncoder:
 
     Args:
         max_tokens: Tokens kept per text (including [CLS] and [SEP]).
-        cache_size: Distinct texts kept in the cache.
+        cache_size: Distinct texts kept in the cache: enough for the contexts of the
+            conversations in flight (a text's states take up to 60 KB); bulk encoding (training,
+            a catalog) keeps its own copies.
         layers: Transformer layers kept, the first ``layers`` of MiniLM's 6 (token states are
             the last kept layer's output).
         path: A MiniLM directory; the packaged one by default.
@@ -78,25 +80,30 @@ class TextEncoder:
         self,
         *,
         max_tokens: int = 40,
-        cache_size: int = 50_000,
+        cache_size: int = 2048,
         layers: int = 6,
         path: Path | None = None,
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         where = path or minilm_path()
         try:
+            config = AutoConfig.from_pretrained(str(where), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
+        depth = config.num_hidden_layers
+        if not 1 <= layers <= depth:
+            raise ValueError(f"layers must be between 1 and {depth}, got {layers}")
+        # Only the first ``layers`` layers are built and read (the rest of the checkpoint is
+        # skipped, never held in memory).
+        config.num_hidden_layers = layers
+        try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
             self.model = AutoModel.from_pretrained(
-                str(where), local_files_only=True, add_pooling_layer=False
+                str(where), config=config, local_files_only=True, add_pooling_layer=False
             )
         except (OSError, ValueError) as exc:
             raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
-        depth = len(self.model.encoder.layer)
-        if not 1 <= layers <= depth:
-            raise ValueError(f"layers must be between 1 and {depth}, got {layers}")
-        self.model.encoder.layer = self.model.encoder.layer[:layers]
-        self.model.config.num_hidden_layers = layers
         self.layers = layers
         self.model.eval()
         for p in self.model.parameters():

@@ -149,11 +149,10 @@ class NeuralRanker:
         said = context_text(turn)
         slot_rows = [slot_signal(e.slots, turn.slots, said) for e in entries]
         S = max(1, max(len(s) for s in slot_rows))
-        slot_ids = torch.zeros(1, len(entries), S, dtype=torch.long)
-        for j, s in enumerate(slot_rows):
-            slot_ids[0, j, : len(s)] = torch.tensor(s, dtype=torch.long)
+        slot_ids = torch.tensor([[*s, *[0] * (S - len(s))] for s in slot_rows]).unsqueeze(0)
         cand_pad = torch.zeros(1, len(entries), dtype=torch.bool)
-        scores, logit = self.model(memory, cand, slot_ids, cand_pad)
+        scores, logit = self.model(memory, cand, slot_ids, cand_pad)  # (1, N, S) ids -> (1, N)
         order = torch.argsort(scores[0], descending=True, stable=True).tolist()
-        ranked = tuple(Ranked(entries[i], float(scores[0, i])) for i in order)
+        values = scores[0].tolist()  # one conversion, not one per candidate
+        ranked = tuple(Ranked(entries[i], values[i]) for i in order)
         return Ranking(ranked=ranked, list_prob=float(torch.sigmoid(logit[0])))
