@@ -14,7 +14,7 @@ returns the top 4 instead of sending.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -68,6 +68,14 @@ class PipelineConfig:
     fallback: str = "policy"
     # The tracker resolves "the blue water bottle" against the customer's orders.
     match_descriptions: bool = True
+    # Where the tracker reads no issue in an authenticated customer's message (an opening such as
+    # "can you help me canceling purchase #W7140544? me@example.com" reads as "inform"), also
+    # track the message as each issue and keep the reading whose candidate list the ranker's
+    # list head trusts most (and at least ``threshold``); see NeuralAgent._track.
+    intent_hypotheses: bool = True
+
+
+_ISSUES = ("cancel_order", "refund_status")  # the readings tried where the tracker read no issue
 
 
 @dataclass(frozen=True)
@@ -105,11 +113,19 @@ class NeuralAgent:
         self.catalog = catalog or load_catalog()
         self.config = config or PipelineConfig()
         self.name = name
+        rules = RulesConfig(match_descriptions=self.config.match_descriptions)
         self.tracker = RulesAgent(
-            RulesConfig(match_descriptions=self.config.match_descriptions),
+            rules, catalog=self.catalog, execute_cancel=False, name=f"{name}-tracker"
+        )
+        # The same tracker, told which issue the message is about (``TurnContext.customer_meaning``
+        # set by this agent, never by the customer): how an issue hypothesis is tracked.
+        self.reader = RulesAgent(
+            rules,
             catalog=self.catalog,
+            classifier=self.tracker.classifier,
             execute_cancel=False,
-            name=f"{name}-tracker",
+            read_meaning=True,
+            name=f"{name}-reader",
         )
 
     # ---- auto mode -----------------------------------------------------------------------
@@ -117,7 +133,7 @@ class NeuralAgent:
         self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
     ) -> TurnOutcome:
         """One auto-mode turn: track, rank, hand off or send (and act only through actions)."""
-        proposal = self.tracker.respond(session, state, message, ctx)
+        proposal = self._track(session, state, message, ctx)
         if message.problem is not None:
             return proposal  # empty / too long / unreadable input: fixed replies, no model
         if proposal.state.handed_off:
@@ -178,7 +194,7 @@ class NeuralAgent:
         probability. Nothing is written: the tracker runs in a savepoint that is rolled back."""
         nested = session.begin_nested()
         try:
-            proposal = self.tracker.respond(session, state, message, ctx)
+            proposal = self._track(session, state, message, ctx)
             turn = self._turn(session, state, message, ctx, proposal)
         finally:
             nested.rollback()
@@ -197,6 +213,42 @@ class NeuralAgent:
         return suggestions, ranking.list_prob
 
     # ---- pieces ----------------------------------------------------------------------------
+    def _track(
+        self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
+    ) -> TurnOutcome:
+        """The tracker's proposal, or an issue hypothesis the ranker trusts more.
+
+        Where no issue is tracked yet and the tracker reads none in an authenticated customer's
+        message, the message is also tracked as each issue (:data:`_ISSUES`). Every reading runs
+        in a rolled-back savepoint; the ranker's list head scores each reading's candidates, and a
+        hypothesis replaces the tracker's own reading only if its list probability is higher and
+        reaches the auto-send threshold. The kept reading then runs for real. A hypothesis only
+        names the issue: authentication, the order and its facts, and the explicit confirmation a
+        cancellation needs are tracked exactly as always.
+        """
+        if (
+            not self.config.intent_hypotheses
+            or state.intent is not None
+            or message.problem is not None
+        ):
+            return self.tracker.respond(session, state, message, ctx)
+        base = _dry_run(self.tracker, session, state, message, ctx)
+        if base.state.intent is not None or base.state.customer_id is None or base.state.handed_off:
+            return self.tracker.respond(session, state, message, ctx)
+        best: TurnContext | None = None
+        best_prob = self.ranker.rank(self._turn(session, state, message, ctx, base)).list_prob
+        for issue in _ISSUES:
+            told = replace(ctx, customer_meaning=issue)
+            reading = _dry_run(self.reader, session, state, message, told)
+            if reading.state.handed_off or reading.state.intent is None:
+                continue
+            prob = self.ranker.rank(self._turn(session, state, message, ctx, reading)).list_prob
+            if prob > best_prob and prob >= self.config.threshold:
+                best, best_prob = told, prob
+        if best is None:
+            return self.tracker.respond(session, state, message, ctx)
+        return self.reader.respond(session, state, message, best)
+
     def _turn(
         self,
         session: Session,
@@ -268,6 +320,21 @@ class NeuralAgent:
             slots={},
         )
         return TurnOutcome(reply=reply, state=state)
+
+
+def _dry_run(
+    agent: RulesAgent,
+    session: Session,
+    state: DialogueState,
+    message: CustomerMessage,
+    ctx: TurnContext,
+) -> TurnOutcome:
+    """What ``agent`` would propose, with whatever it writes rolled back."""
+    nested = session.begin_nested()
+    try:
+        return agent.respond(session, state, message, ctx)
+    finally:
+        nested.rollback()
 
 
 def _auth(state: DialogueState) -> frozenset[str]:

@@ -85,6 +85,7 @@ class TextEncoder:
         path: Path | None = None,
     ) -> None:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         where = path or minilm_path()
         try:
@@ -97,6 +98,8 @@ class TextEncoder:
         # Only the first ``layers`` layers are built and read (the rest of the checkpoint is
         # skipped, never held in memory).
         config.num_hidden_layers = layers
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the skipped layers and pooler are left out on purpose
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
             self.model = AutoModel.from_pretrained(
@@ -104,6 +107,8 @@ class TextEncoder:
             )
         except (OSError, ValueError) as exc:
             raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
+        finally:
+            hf_logging.set_verbosity(verbosity)
         self.layers = layers
         self.model.eval()
         for p in self.model.parameters():

@@ -23,7 +23,7 @@ def _human() -> Agent:
     return HumanAgent()
 
 
-def _ranker() -> Agent:
+def _neural(name: str, **config: object) -> Agent:
     # The neural arm: the trained cross-attention ranker (CSBOT_RANKER_CHECKPOINT, or the
     # default path `csbot train ranker` writes); a missing checkpoint is a clear error here.
     from dialogue.config import Settings
@@ -31,19 +31,24 @@ def _ranker() -> Agent:
     from ranker.scorer import NeuralRanker
 
     ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
-    return NeuralAgent(ranker, config=PipelineConfig(threshold=ranker.threshold))
+    pipeline = PipelineConfig(threshold=ranker.threshold, **config)  # type: ignore[arg-type]
+    return NeuralAgent(ranker, config=pipeline, name=name)
+
+
+def _ranker() -> Agent:
+    return _neural("ranker")
 
 
 def _ranker_handoff() -> Agent:
     # The same model, handing off (instead of falling back to the policy's reply) below the
     # list head's threshold.
-    from dialogue.config import Settings
-    from dialogue.pipeline import NeuralAgent, PipelineConfig
-    from ranker.scorer import NeuralRanker
+    return _neural("ranker_handoff", fallback="handoff")
 
-    ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
-    config = PipelineConfig(threshold=ranker.threshold, fallback="handoff")
-    return NeuralAgent(ranker, config=config, name="ranker_handoff")
+
+def _ranker_no_hypotheses() -> Agent:
+    # The same model with only the tracker's own reading of each message (no issue hypotheses
+    # where the tracker read no issue): the ablation of PipelineConfig.intent_hypotheses.
+    return _neural("ranker_no_hypotheses", intent_hypotheses=False)
 
 
 ARMS: dict[str, Callable[[], Agent]] = {
@@ -52,6 +57,7 @@ ARMS: dict[str, Callable[[], Agent]] = {
     "human": _human,
     "ranker": _ranker,
     "ranker_handoff": _ranker_handoff,
+    "ranker_no_hypotheses": _ranker_no_hypotheses,
 }
 
 

@@ -615,6 +615,72 @@ def test_each_sent_reply_is_prefetched_as_the_next_turns_context(
     assert low.prefetched == []
 
 
+def _trusts(issue: str | None) -> Callable[[RankTurn], float]:
+    """A list head that trusts only lists tracked as ``issue`` (None: no issue tracked)."""
+    return lambda turn: 0.9 if (turn.tracker or {}).get("tracked_intent") == issue else 0.3
+
+
+def _opening(target: Pick) -> str:
+    """Issue, order and email in one message: the NLU reads it as "inform", not an issue."""
+    return f"can you help me canceling purchase {target.order.order_number} ? {target.email}"
+
+
+def test_an_opening_read_as_no_issue_is_tracked_as_the_issue_the_ranker_trusts(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    plain = ConversationRunner(
+        world_sessions,
+        _agent(PreferActs(FLOW, list_prob=_trusts("cancel_order")), intent_hypotheses=False),
+    )
+    first = plain.send(plain.start(), _opening(target))
+    assert first.act == "greeting_named", (_opening(target), first)  # the policy asks again
+    before = store_fingerprint(world_sessions)
+    ranker = PreferActs(FLOW, list_prob=_trusts("cancel_order"))
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    assert run.send(conv, _opening(target)).act == "request_cancel_reason"
+    _, state, _ = _conversation(world_sessions, conv)
+    assert state.intent is not None and state.intent.value == "cancel_order"
+    assert state.order_number == target.order.order_number
+    readings = {(t.tracker or {}).get("tracked_intent") for t in ranker.calls}
+    assert readings == {None, "cancel_order", "refund_status"}
+    assert all((t.tracker or {}).get("nlu") == "inform" for t in ranker.calls)  # the real reading
+    # The hypothesis named the issue, nothing more: the order is untouched, nothing was logged
+    # twice, and the confirmation is still asked for.
+    assert _status(world_sessions, target.order.order_number) == "pending"
+    assert _cancel_logs(world_sessions) == []
+    after = store_fingerprint(world_sessions)
+    assert after == before
+    assert run.send(conv, "I ordered it by mistake").act == "request_cancel_confirmation"
+    assert _status(world_sessions, target.order.order_number) == "pending"
+
+
+def test_no_hypothesis_is_kept_below_the_threshold_or_the_trackers_own_reading(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    for ranker in (
+        PreferActs(FLOW, list_prob=_trusts(None)),  # the tracker's own reading is trusted most
+        PreferActs(FLOW, list_prob=lambda turn: 0.4),  # nothing reaches the threshold
+    ):
+        run = ConversationRunner(world_sessions, _agent(ranker, fallback="policy"))
+        conv = run.start()
+        run.send(conv, _opening(target))
+        assert _conversation(world_sessions, conv)[1].intent is None
+        assert len(ranker.calls) == 4  # three readings, then the kept one ranked to reply
+
+
+def test_no_hypothesis_before_authentication_or_once_an_issue_is_tracked(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    ranker = PreferActs(FLOW, list_prob=_trusts("refund_status"))
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    run.send(conv, "hello there")  # no details: nothing to authenticate, no hypothesis
+    assert [(t.tracker or {}).get("tracked_intent") for t in ranker.calls] == [None]
+
+
 # ---- safety of deviating or rogue rankings ------------------------------------------------------
 def test_a_rogue_ranker_cannot_cancel_after_a_no(world_sessions: sessionmaker[Session]) -> None:
     target = _pending(world_sessions)
