@@ -70,8 +70,8 @@ class PipelineConfig:
     match_descriptions: bool = True
     # Where the tracker reads no issue in an authenticated customer's message (an opening such as
     # "can you help me canceling purchase #W7140544? me@example.com" reads as "inform"), also
-    # track the message as each issue and keep the reading whose candidate list the ranker's
-    # list head trusts most (and at least ``threshold``); see NeuralAgent._track.
+    # track the message as each issue and keep the reading whose best candidate the ranker scores
+    # highest (with a list probability of at least ``threshold``); see NeuralAgent._track.
     intent_hypotheses: bool = True
 
 
@@ -220,9 +220,10 @@ class NeuralAgent:
 
         Where no issue is tracked yet and the tracker reads none in an authenticated customer's
         message, the message is also tracked as each issue (:data:`_ISSUES`). Every reading runs
-        in a rolled-back savepoint; the ranker's list head scores each reading's candidates, and a
-        hypothesis replaces the tracker's own reading only if its list probability is higher and
-        reaches the auto-send threshold. The kept reading then runs for real. A hypothesis only
+        in a rolled-back savepoint; the ranker scores each reading's candidates against the same
+        context and tracker reading, and a hypothesis replaces the tracker's own reading only if
+        its best candidate outscores the tracker's and its list probability reaches the auto-send
+        threshold. The kept reading then runs for real. A hypothesis only
         names the issue: authentication, the order and its facts, and the explicit confirmation a
         cancellation needs are tracked exactly as always.
         """
@@ -235,16 +236,27 @@ class NeuralAgent:
         base = _dry_run(self.tracker, session, state, message, ctx)
         if base.state.intent is not None or base.state.customer_id is None or base.state.handed_off:
             return self.tracker.respond(session, state, message, ctx)
+        turn = self._turn(session, state, message, ctx, base)
         best: TurnContext | None = None
-        best_prob = self.ranker.rank(self._turn(session, state, message, ctx, base)).list_prob
+        best_score = _top_score(self.ranker.rank(turn))
         for issue in _ISSUES:
             told = replace(ctx, customer_meaning=issue)
             reading = _dry_run(self.reader, session, state, message, told)
             if reading.state.handed_off or reading.state.intent is None:
                 continue
-            prob = self.ranker.rank(self._turn(session, state, message, ctx, reading)).list_prob
-            if prob > best_prob and prob >= self.config.threshold:
-                best, best_prob = told, prob
+            # The reading's candidates, scored against the same context and the same tracker
+            # reading as the tracker's own: a candidate's score depends on the memory and the
+            # candidate only, so scores compare across readings (list probabilities do not).
+            ranking = self.ranker.rank(
+                replace(
+                    turn,
+                    facts=reading.reply.facts or frozenset(),
+                    slots=dict(reading.reply.slots or {}),
+                )
+            )
+            score = _top_score(ranking)
+            if ranking.list_prob >= self.config.threshold and score > best_score:
+                best, best_score = told, score
         if best is None:
             return self.tracker.respond(session, state, message, ctx)
         return self.reader.respond(session, state, message, best)
@@ -320,6 +332,10 @@ class NeuralAgent:
             slots={},
         )
         return TurnOutcome(reply=reply, state=state)
+
+
+def _top_score(ranking: Ranking) -> float:
+    return ranking.ranked[0].score if ranking.ranked else float("-inf")
 
 
 def _dry_run(

@@ -4,7 +4,7 @@ ranking hands off; agent-assist writes nothing; hostile input changes nothing.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -615,9 +615,22 @@ def test_each_sent_reply_is_prefetched_as_the_next_turns_context(
     assert low.prefetched == []
 
 
-def _trusts(issue: str | None) -> Callable[[RankTurn], float]:
-    """A list head that trusts only lists tracked as ``issue`` (None: no issue tracked)."""
-    return lambda turn: 0.9 if (turn.tracker or {}).get("tracked_intent") == issue else 0.3
+@dataclass
+class ScoresActs:
+    """A fake ranker scoring each candidate by its act (0 if not listed), with a fixed list
+    probability; a candidate's score does not depend on the rest of the list, as in the model."""
+
+    scores: Mapping[str, float]
+    list_prob: float = 0.9
+    calls: list[RankTurn] = field(default_factory=list)
+
+    def rank(self, turn: RankTurn, soft: Any = None) -> Ranking:
+        self.calls.append(turn)
+        entries = candidate_entries(ENTRIES, turn.facts, turn.slots)
+        ranked = sorted(
+            (Ranked(e, self.scores.get(e.act, 0.0)) for e in entries), key=lambda r: -r.score
+        )
+        return Ranking(ranked=tuple(ranked), list_prob=self.list_prob)
 
 
 def _opening(target: Pick) -> str:
@@ -625,48 +638,57 @@ def _opening(target: Pick) -> str:
     return f"can you help me canceling purchase {target.order.order_number} ? {target.email}"
 
 
-def test_an_opening_read_as_no_issue_is_tracked_as_the_issue_the_ranker_trusts(
+def test_an_opening_read_as_no_issue_is_tracked_as_the_issue_the_ranker_scores_best(
     world_sessions: sessionmaker[Session],
 ) -> None:
     target = _pending(world_sessions)
+    cancel_first = {
+        "request_cancel_confirmation": 6.0,
+        "request_cancel_reason": 5.0,
+        "greeting_named": 1.0,
+        "refund_none": 0.5,
+    }
     plain = ConversationRunner(
         world_sessions,
-        _agent(PreferActs(FLOW, list_prob=_trusts("cancel_order")), intent_hypotheses=False),
+        _agent(ScoresActs(cancel_first, list_prob=0.3), intent_hypotheses=False),
     )
     first = plain.send(plain.start(), _opening(target))
     assert first.act == "greeting_named", (_opening(target), first)  # the policy asks again
     before = store_fingerprint(world_sessions)
-    ranker = PreferActs(FLOW, list_prob=_trusts("cancel_order"))
+    ranker = ScoresActs(cancel_first)
     run = ConversationRunner(world_sessions, _agent(ranker))
     conv = run.start()
     assert run.send(conv, _opening(target)).act == "request_cancel_reason"
     _, state, _ = _conversation(world_sessions, conv)
     assert state.intent is not None and state.intent.value == "cancel_order"
     assert state.order_number == target.order.order_number
-    readings = {(t.tracker or {}).get("tracked_intent") for t in ranker.calls}
-    assert readings == {None, "cancel_order", "refund_status"}
+    # Three readings scored against the tracker's own view (same context, same signals), then
+    # the kept one ranked to reply.
+    *readings, kept = ranker.calls
+    assert len(readings) == 3 and len({repr(t.tracker) for t in readings}) == 1
+    assert (readings[0].tracker or {}).get("tracked_intent") is None
+    assert (kept.tracker or {}).get("tracked_intent") == "cancel_order"
     assert all((t.tracker or {}).get("nlu") == "inform" for t in ranker.calls)  # the real reading
     # The hypothesis named the issue, nothing more: the order is untouched, nothing was logged
     # twice, and the confirmation is still asked for.
     assert _status(world_sessions, target.order.order_number) == "pending"
     assert _cancel_logs(world_sessions) == []
-    after = store_fingerprint(world_sessions)
-    assert after == before
+    assert store_fingerprint(world_sessions) == before
     assert run.send(conv, "I ordered it by mistake").act == "request_cancel_confirmation"
     assert _status(world_sessions, target.order.order_number) == "pending"
 
 
-def test_no_hypothesis_is_kept_below_the_threshold_or_the_trackers_own_reading(
+def test_no_hypothesis_is_kept_below_the_threshold_or_the_trackers_own_score(
     world_sessions: sessionmaker[Session],
 ) -> None:
     target = _pending(world_sessions)
     for ranker in (
-        PreferActs(FLOW, list_prob=_trusts(None)),  # the tracker's own reading is trusted most
-        PreferActs(FLOW, list_prob=lambda turn: 0.4),  # nothing reaches the threshold
+        ScoresActs({"greeting_named": 9.0, "request_cancel_reason": 5.0}),  # own reading best
+        ScoresActs({"request_cancel_reason": 5.0}, list_prob=0.4),  # below the threshold
     ):
         run = ConversationRunner(world_sessions, _agent(ranker, fallback="policy"))
         conv = run.start()
-        run.send(conv, _opening(target))
+        assert run.send(conv, _opening(target)).act == "greeting_named"
         assert _conversation(world_sessions, conv)[1].intent is None
         assert len(ranker.calls) == 4  # three readings, then the kept one ranked to reply
 
@@ -674,7 +696,7 @@ def test_no_hypothesis_is_kept_below_the_threshold_or_the_trackers_own_reading(
 def test_no_hypothesis_before_authentication_or_once_an_issue_is_tracked(
     world_sessions: sessionmaker[Session],
 ) -> None:
-    ranker = PreferActs(FLOW, list_prob=_trusts("refund_status"))
+    ranker = ScoresActs({"refund_none": 5.0})
     run = ConversationRunner(world_sessions, _agent(ranker))
     conv = run.start()
     run.send(conv, "hello there")  # no details: nothing to authenticate, no hypothesis
