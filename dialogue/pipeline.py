@@ -72,7 +72,9 @@ class PipelineConfig:
     # "can you help me canceling purchase #W7140544? me@example.com" reads as "inform"), also
     # track the message as each issue and keep the reading whose best candidate the ranker scores
     # highest (with a list probability of at least ``threshold``); see NeuralAgent._track.
-    intent_hypotheses: bool = True
+    # Off by default: untrained for it, the ranker chooses readings badly (docs/ranker.md: -4.2
+    # points on 20,000 contacts); arm ``ranker_hypotheses`` measures it.
+    intent_hypotheses: bool = False
 
 
 _ISSUES = ("cancel_order", "refund_status")  # the readings tried where the tracker read no issue

@@ -45,10 +45,10 @@ def _ranker_handoff() -> Agent:
     return _neural("ranker_handoff", fallback="handoff")
 
 
-def _ranker_no_hypotheses() -> Agent:
-    # The same model with only the tracker's own reading of each message (no issue hypotheses
-    # where the tracker read no issue): the ablation of PipelineConfig.intent_hypotheses.
-    return _neural("ranker_no_hypotheses", intent_hypotheses=False)
+def _ranker_hypotheses() -> Agent:
+    # The same model, also tracking a message as each issue where the tracker read none
+    # (PipelineConfig.intent_hypotheses; off in arm `ranker`).
+    return _neural("ranker_hypotheses", intent_hypotheses=True)
 
 
 ARMS: dict[str, Callable[[], Agent]] = {
@@ -57,7 +57,7 @@ ARMS: dict[str, Callable[[], Agent]] = {
     "human": _human,
     "ranker": _ranker,
     "ranker_handoff": _ranker_handoff,
-    "ranker_no_hypotheses": _ranker_no_hypotheses,
+    "ranker_hypotheses": _ranker_hypotheses,
 }
 
 

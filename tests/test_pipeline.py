@@ -648,15 +648,12 @@ def test_an_opening_read_as_no_issue_is_tracked_as_the_issue_the_ranker_scores_b
         "greeting_named": 1.0,
         "refund_none": 0.5,
     }
-    plain = ConversationRunner(
-        world_sessions,
-        _agent(ScoresActs(cancel_first, list_prob=0.3), intent_hypotheses=False),
-    )
+    plain = ConversationRunner(world_sessions, _agent(ScoresActs(cancel_first, list_prob=0.3)))
     first = plain.send(plain.start(), _opening(target))
     assert first.act == "greeting_named", (_opening(target), first)  # the policy asks again
     before = store_fingerprint(world_sessions)
     ranker = ScoresActs(cancel_first)
-    run = ConversationRunner(world_sessions, _agent(ranker))
+    run = ConversationRunner(world_sessions, _agent(ranker, intent_hypotheses=True))
     conv = run.start()
     assert run.send(conv, _opening(target)).act == "request_cancel_reason"
     _, state, _ = _conversation(world_sessions, conv)
@@ -686,7 +683,9 @@ def test_no_hypothesis_is_kept_below_the_threshold_or_the_trackers_own_score(
         ScoresActs({"greeting_named": 9.0, "request_cancel_reason": 5.0}),  # own reading best
         ScoresActs({"request_cancel_reason": 5.0}, list_prob=0.4),  # below the threshold
     ):
-        run = ConversationRunner(world_sessions, _agent(ranker, fallback="policy"))
+        run = ConversationRunner(
+            world_sessions, _agent(ranker, fallback="policy", intent_hypotheses=True)
+        )
         conv = run.start()
         assert run.send(conv, _opening(target)).act == "greeting_named"
         assert _conversation(world_sessions, conv)[1].intent is None
@@ -697,7 +696,7 @@ def test_no_hypothesis_before_authentication_or_once_an_issue_is_tracked(
     world_sessions: sessionmaker[Session],
 ) -> None:
     ranker = ScoresActs({"refund_none": 5.0})
-    run = ConversationRunner(world_sessions, _agent(ranker))
+    run = ConversationRunner(world_sessions, _agent(ranker, intent_hypotheses=True))
     conv = run.start()
     run.send(conv, "hello there")  # no details: nothing to authenticate, no hypothesis
     assert [(t.tracker or {}).get("tracked_intent") for t in ranker.calls] == [None]
