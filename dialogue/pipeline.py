@@ -225,9 +225,9 @@ class NeuralAgent:
         in a rolled-back savepoint; the ranker scores each reading's candidates against the same
         context and tracker reading, and a hypothesis replaces the tracker's own reading only if
         its best candidate outscores the tracker's and its list probability reaches the auto-send
-        threshold. The kept reading then runs for real. A hypothesis only
-        names the issue: authentication, the order and its facts, and the explicit confirmation a
-        cancellation needs are tracked exactly as always.
+        threshold. The kept reading then runs for real. A hypothesis only names the issue:
+        authentication, the order and its facts, and the explicit confirmation a cancellation
+        needs are tracked exactly as always.
         """
         if (
             not self.config.intent_hypotheses
@@ -247,8 +247,8 @@ class NeuralAgent:
             if reading.state.handed_off or reading.state.intent is None:
                 continue
             # The reading's candidates, scored against the same context and the same tracker
-            # reading as the tracker's own: a candidate's score depends on the memory and the
-            # candidate only, so scores compare across readings (list probabilities do not).
+            # signals as the tracker's own (the memory differs only by the reading's fact
+            # tokens): candidate scores compare across readings; list probabilities do not.
             ranking = self.ranker.rank(
                 replace(
                     turn,
