@@ -77,7 +77,7 @@ def time_ranker(ranker: NeuralRanker, turns: list[RankTurn]) -> tuple[list[float
     """
     for turn in turns[:10]:  # warm-up (allocator, first-call overheads, the prefetch thread)
         ranker.rank(turn)
-        job = ranker.encoder.prefetch([turn.gold_reply or ""])
+        job = ranker.prefetch([turn.gold_reply or ""])
         if job is not None:
             job.result()
     ranker.encoder._cache.clear()  # start cold: only per-turn new utterances get encoded
@@ -88,7 +88,7 @@ def time_ranker(ranker: NeuralRanker, turns: list[RankTurn]) -> tuple[list[float
         times.append((time.perf_counter() - started) * 1000)
         assert len(ranking.ranked) == N_CANDIDATES, len(ranking.ranked)
         started = time.perf_counter()
-        job = ranker.encoder.prefetch([turn.gold_reply or ""])
+        job = ranker.prefetch([turn.gold_reply or ""])
         if job is not None:
             job.result()
             reply_times.append((time.perf_counter() - started) * 1000)

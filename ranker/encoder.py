@@ -147,7 +147,8 @@ class TextEncoder:
             One tensor per text, in the order given.
         """
         with self._lock:
-            waiting = {self._pending[t] for t in texts if t in self._pending}
+            pending = self._jobs()
+            waiting = {pending[t] for t in texts if t in pending}
         for job in waiting:  # a text being encoded in the background is not encoded twice
             job.exception()
         return self._encode_cached(texts, batch_size)
@@ -179,18 +180,24 @@ class TextEncoder:
             The background job, or None if every text was already cached or in flight.
         """
         with self._lock:
-            todo = sorted({t for t in texts if t not in self._cache and t not in self._pending})
+            pending = self._jobs()
+            todo = sorted({t for t in texts if t not in self._cache and t not in pending})
             if not todo:
                 return None
-            if self._background is None or self._background_pid != os.getpid():
-                # A forked worker inherits the executor but not its thread: start its own.
+            if self._background is None:
                 self._background = ThreadPoolExecutor(1, thread_name_prefix="encoder-prefetch")
-                self._background_pid = os.getpid()
-                self._pending.clear()
             job = self._background.submit(self._prefetch, todo)
             for t in todo:
                 self._pending[t] = job
         return job
+
+    def _jobs(self) -> dict[str, Future[None]]:
+        """This process's in-flight texts (call under the lock). A forked worker inherits the
+        parent's executor and jobs but not their thread: it forgets them and starts its own."""
+        if self._background_pid != os.getpid():
+            self._background, self._background_pid = None, os.getpid()
+            self._pending.clear()
+        return self._pending
 
     def _prefetch(self, texts: list[str]) -> None:
         try:

@@ -7,6 +7,7 @@ cross-attention over the candidates its facts allow.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -101,10 +102,11 @@ class NeuralRanker:
         threshold = float(meta.get("threshold", 0.5))
         return cls(model, encoder, catalog or load_catalog(), threshold=threshold, meta=meta)
 
-    def prefetch(self, texts: list[str]) -> None:
+    def prefetch(self, texts: list[str]) -> Future[None] | None:
         """Encode texts the next turn's context will hold (the reply just sent) in the
-        background, so that the next :meth:`rank` encodes only the customer's new message."""
-        self.encoder.prefetch(texts)
+        background, so that the next :meth:`rank` encodes only the customer's new message.
+        Returns the background job (None if there was nothing to encode)."""
+        return self.encoder.prefetch(texts)
 
     @torch.inference_mode()
     def _encode_catalog(self) -> Tensor:

@@ -23,7 +23,7 @@ def _human() -> Agent:
     return HumanAgent()
 
 
-def _neural(name: str, **config: object) -> Agent:
+def _neural(name: str, *, fallback: str = "policy", intent_hypotheses: bool = False) -> Agent:
     # The neural arm: the trained cross-attention ranker (CSBOT_RANKER_CHECKPOINT, or the
     # default path `csbot train ranker` writes); a missing checkpoint is a clear error here.
     from dialogue.config import Settings
@@ -31,7 +31,9 @@ def _neural(name: str, **config: object) -> Agent:
     from ranker.scorer import NeuralRanker
 
     ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
-    pipeline = PipelineConfig(threshold=ranker.threshold, **config)  # type: ignore[arg-type]
+    pipeline = PipelineConfig(
+        threshold=ranker.threshold, fallback=fallback, intent_hypotheses=intent_hypotheses
+    )
     return NeuralAgent(ranker, config=pipeline, name=name)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,19 @@ def test_a_failed_prefetch_does_not_block_a_later_encode(
     monkeypatch.setattr(encoder, "_encode_batch", real)
     (states,) = encoder.encode(["a reply that fails to encode"])
     assert states.shape[1] == 384
+
+
+def test_a_forked_worker_forgets_the_parents_background_jobs(encoder: TextEncoder) -> None:
+    text = "a reply the parent was still encoding when it forked"
+    never: Future[None] = Future()  # the parent's job: its thread does not exist in the child
+    with encoder._lock:
+        encoder._jobs()[text] = never
+    encoder._background_pid = -1  # as if this process were the parent's fork
+    (states,) = encoder.encode([text])  # does not wait on the parent's job
+    assert states.shape[1] == 384 and not never.done()
+    assert encoder.prefetch([text]) is None  # cached; and a new one starts its own thread
+    job = encoder.prefetch(["a new reply in the child"])
+    assert job is not None and job.result(timeout=10) is None
 
 
 @pytest.mark.parametrize("layers", [0, 7, -1])
