@@ -68,16 +68,20 @@ class PipelineConfig:
     fallback: str = "policy"
     # The tracker resolves "the blue water bottle" against the customer's orders.
     match_descriptions: bool = True
-    # Where the tracker reads no issue in an authenticated customer's message (an opening such as
-    # "can you help me canceling purchase #W7140544? me@example.com" reads as "inform"), also
-    # track the message as each issue and keep the reading whose best candidate the ranker scores
-    # highest (with a list probability of at least ``threshold``); see NeuralAgent._track.
-    # Off by default: untrained for it, the ranker chooses readings badly (docs/ranker.md: -4.2
-    # points on 20,000 contacts); arm ``ranker_hypotheses`` measures it.
-    intent_hypotheses: bool = False
+    # Where the ranker's checkpoint carries a meaning reader (ranker.meaning, learned from the
+    # transcripts), let it tell the tracker what a message means where the tracker's own NLU read
+    # nothing: an issue in an opening, a yes or no to a cancellation's confirmation question (see
+    # NeuralAgent._track). Off: the tracker's NLU alone (the ablation, arm ``ranker_no_meaning``).
+    read_meaning: bool = True
 
 
-_ISSUES = ("cancel_order", "refund_status")  # the readings tried where the tracker read no issue
+# The readings the agent acts on, per situation (ranker.meaning): "out_of_scope" and "other"
+# never change what the tracker does.
+_READINGS: Mapping[str, frozenset[str]] = {
+    "opening": frozenset({"cancel_order", "refund_status"}),
+    "confirmation": frozenset({"affirm", "deny"}),
+    "switch": frozenset({"cancel_order", "refund_status"}),
+}
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,8 @@ class NeuralAgent:
         self.tracker = RulesAgent(
             rules, catalog=self.catalog, execute_cancel=False, name=f"{name}-tracker"
         )
-        # The same tracker, told which issue the message is about (``TurnContext.customer_meaning``
-        # set by this agent, never by the customer): how an issue hypothesis is tracked.
+        # The same tracker, told what the message means (``TurnContext.customer_meaning``, set by
+        # this agent from the meaning reader, never by the customer).
         self.reader = RulesAgent(
             rules,
             catalog=self.catalog,
@@ -218,50 +222,32 @@ class NeuralAgent:
     def _track(
         self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
     ) -> TurnOutcome:
-        """The tracker's proposal, or an issue hypothesis the ranker trusts more.
+        """The tracker's proposal; where its NLU read nothing, with the meaning reader's reading.
 
-        Where no issue is tracked yet and the tracker reads none in an authenticated customer's
-        message, the message is also tracked as each issue (:data:`_ISSUES`). Every reading runs
-        in a rolled-back savepoint; the ranker scores each reading's candidates against the same
-        context and tracker reading, and a hypothesis replaces the tracker's own reading only if
-        its best candidate outscores the tracker's and its list probability reaches the auto-send
-        threshold. The kept reading then runs for real. A hypothesis only names the issue:
-        authentication, the order and its facts, and the explicit confirmation a cancellation
-        needs are tracked exactly as always.
+        Three situations (``ranker.meaning``): no issue tracked yet (an opening), a cancellation
+        awaiting the customer's yes, and an issue tracked. When the reader's reading there is
+        accepted (above its threshold, chosen on the validation split) and the tracker, reading
+        the text alone, found no issue (or only "out of scope") in an opening, neither a yes nor a
+        no to the confirmation question, or did not switch to the other issue the reader read,
+        the tracker is told the reading (``customer_meaning``, set by
+        this agent, never by the customer), the way the simulated rep is told what a customer
+        means. A reading only names the meaning: authentication, the order and its facts, and the
+        cancellation gate (the confirmation asked for this very order, no "no" in the message)
+        are tracked and checked exactly as always. A request for a human is never overridden.
         """
-        if (
-            not self.config.intent_hypotheses
-            or state.intent is not None
-            or message.problem is not None
-        ):
+        read = getattr(self.ranker, "read_meaning", None) if self.config.read_meaning else None
+        if read is None or message.problem is not None:
+            return self.tracker.respond(session, state, message, ctx)
+        situation = _situation(state)
+        reading = read(situation, message.text)
+        if reading is None or not reading.accepted or reading.label not in _READINGS[situation]:
             return self.tracker.respond(session, state, message, ctx)
         base = _dry_run(self.tracker, session, state, message, ctx)
-        if base.state.intent is not None or base.state.customer_id is None or base.state.handed_off:
+        if not _misread(situation, reading.label, state, base):
             return self.tracker.respond(session, state, message, ctx)
-        turn = self._turn(session, state, message, ctx, base)
-        best: TurnContext | None = None
-        best_score = _top_score(self.ranker.rank(turn))
-        for issue in _ISSUES:
-            told = replace(ctx, customer_meaning=issue)
-            reading = _dry_run(self.reader, session, state, message, told)
-            if reading.state.handed_off or reading.state.intent is None:
-                continue
-            # The reading's candidates, scored against the same context and the same tracker
-            # signals as the tracker's own (the memory differs only by the reading's fact
-            # tokens): candidate scores compare across readings; list probabilities do not.
-            ranking = self.ranker.rank(
-                replace(
-                    turn,
-                    facts=reading.reply.facts or frozenset(),
-                    slots=dict(reading.reply.slots or {}),
-                )
-            )
-            score = _top_score(ranking)
-            if ranking.list_prob >= self.config.threshold and score > best_score:
-                best, best_score = told, score
-        if best is None:
-            return self.tracker.respond(session, state, message, ctx)
-        return self.reader.respond(session, state, message, best)
+        return self.reader.respond(
+            session, state, message, replace(ctx, customer_meaning=reading.label)
+        )
 
     def _turn(
         self,
@@ -336,8 +322,29 @@ class NeuralAgent:
         return TurnOutcome(reply=reply, state=state)
 
 
-def _top_score(ranking: Ranking) -> float:
-    return ranking.ranked[0].score if ranking.ranked else float("-inf")
+def _situation(state: DialogueState) -> str:
+    """Where the meaning reader reads: a pending confirmation, no issue tracked yet, or an issue
+    tracked (a message may switch to the other)."""
+    if state.awaiting == Awaiting.CANCEL_CONFIRMATION and state.confirmation_for is not None:
+        return "confirmation"
+    if state.intent is None:
+        return "opening"
+    return "switch"
+
+
+def _misread(situation: str, label: str, before: DialogueState, base: TurnOutcome) -> bool:
+    """Whether the tracker's own reading leaves room for the reader's ``label``: in an opening,
+    no issue (or an out-of-scope hand-off); at a confirmation, neither a yes nor a no; with an
+    issue tracked, no switch to the other issue the reader read. Every other hand-off (a request
+    for a human, the failed-login limit, a vanished record) stands."""
+    if base.state.handed_off and base.reply.act != "out_of_scope":
+        return False
+    if situation == "opening":
+        return base.state.intent is None
+    if situation == "switch":
+        tracked = before.intent.value if before.intent is not None else None
+        return label != tracked and base.state.intent == before.intent
+    return base.reply.act not in ("cancel_done", "cancel_kept")
 
 
 def _dry_run(

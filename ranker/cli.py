@@ -50,6 +50,9 @@ def train_ranker_command(
     encoder_layers: Annotated[
         int | None, typer.Option(min=1, max=6, help="MiniLM layers kept (default: the config's)")
     ] = None,
+    meaning: Annotated[
+        bool, typer.Option(help="also fit the meaning reader (ranker.meaning) into the checkpoint")
+    ] = True,
     seed: Annotated[int, typer.Option()] = 0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -60,6 +63,7 @@ def train_ranker_command(
     from ranker.config import TINY, RankerConfig, TrainConfig
     from ranker.data import CorpusError, load_turns
     from ranker.encoder import EncoderUnavailable, TextEncoder
+    from ranker.meaning import fit_meaning, meaning_example
     from ranker.train import train_ranker
     from templates import load_catalog
 
@@ -79,6 +83,20 @@ def train_ranker_command(
         encoder = TextEncoder(max_tokens=cfg.max_utterance_tokens, layers=cfg.encoder_layers)
     except (CorpusError, EncoderUnavailable) as exc:
         _fail(str(exc))
+    extra: dict[str, object] = {}
+    if meaning:
+        try:
+            examples = {
+                split: [
+                    e for t in load_turns(folder / f"{split}.jsonl") if (e := meaning_example(t))
+                ]
+                for split in ("train", "valid")
+            }
+        except CorpusError as exc:
+            _fail(str(exc))
+        reader, figures = fit_meaning(examples["train"], examples["valid"], encoder, seed=seed)
+        extra = {"meaning": reader.to_json() if reader else None, "meaning_validation": figures}
+        typer.echo(f"meaning reader (validation): {figures}")
     tc = TrainConfig(epochs=epochs, seed=seed, max_minutes=max_minutes)
     bar = tqdm(total=None, disable=not progress, unit="step", desc="training")
 
@@ -94,6 +112,7 @@ def train_ranker_command(
         tc=tc,
         out=target,
         on_step=on_step,
+        extra_meta=extra,
     )
     bar.close()
     typer.echo(
@@ -174,6 +193,13 @@ def evaluate_command(
         steps = cross.fit(train, max_minutes=cross_minutes, seed=seed, exclude_acts=unseen)
         typer.echo(f"cross-encoder: {steps} training steps")
         add("minilm_cross_encoder", cross, full=False)
+    meaning = None
+    if main.meaning is not None:
+        from ranker.meaning import meaning_example, measure
+
+        examples = [e for t in test if (e := meaning_example(t))]
+        meaning = measure(main.meaning, examples, main.encoder)
+        typer.echo(f"meaning reader (test): {meaning}")
     command = "csbot ranker evaluate " + " ".join(sys.argv[3:])
     meta = {
         "checkpoint_examples": main.meta.get("examples"),
@@ -181,5 +207,12 @@ def evaluate_command(
         "subset": len(sample),
         "seed": seed,
     }
-    write_results(results, command=command.strip(), meta=meta, json_path=json_out, md_path=md_out)
+    write_results(
+        results,
+        command=command.strip(),
+        meta=meta,
+        json_path=json_out,
+        md_path=md_out,
+        meaning=meaning,
+    )
     typer.echo(f"wrote {json_out} and {md_out}")

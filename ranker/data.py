@@ -54,6 +54,8 @@ class RankTurn:
     gold_reply: str | None = None
     customer_id: int | None = None
     off_catalog: bool = False
+    issue_type: str | None = None  # the transcript's contact reason
+    meaning: str | None = None  # what the newest customer message meant, as the rep understood
 
 
 def load_turns(path: Path, *, limit: int | None = None) -> list[RankTurn]:
@@ -85,6 +87,8 @@ def load_turns(path: Path, *, limit: int | None = None) -> list[RankTurn]:
                         gold_reply=row["gold_reply"],
                         customer_id=int(row["customer_id"]),
                         off_catalog=bool(row["off_catalog"]),
+                        issue_type=_optional_str(row.get("issue_type")),
+                        meaning=_optional_str(row.get("meaning")),
                     )
                 )
             except (KeyError, TypeError, ValueError) as exc:
@@ -92,6 +96,14 @@ def load_turns(path: Path, *, limit: int | None = None) -> list[RankTurn]:
                     f"{path}:{n}: not a version-2 corpus line ({exc!r}); re-export the corpus"
                 ) from exc
     return turns
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
 
 
 def candidate_entries(

@@ -125,9 +125,17 @@ def write_results(
     meta: Mapping[str, Any],
     json_path: Path,
     md_path: Path,
+    meaning: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
-    """The JSON figures and a Markdown table, both headed by the command that made them."""
-    payload = {"command": command, "meta": dict(meta), "results": [r.to_json() for r in results]}
+    """The JSON figures and a Markdown table, both headed by the command that made them
+    (``meaning``: the meaning reader's test-split figures, ``ranker.meaning.measure``)."""
+    payload: dict[str, Any] = {
+        "command": command,
+        "meta": dict(meta),
+        "results": [r.to_json() for r in results],
+    }
+    if meaning is not None:
+        payload["meaning"] = {k: dict(v) for k, v in meaning.items()}
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     lines = [
@@ -155,5 +163,22 @@ def write_results(
             f"Test turns ranked: {n.test.turns} (uncovered: {n.test.uncovered}); "
             f"new-template turns: {n.new_templates.turns}; subset turns: {n.subset.turns}.",
         ]
+    if meaning:
+        lines += [
+            "",
+            "Meaning reader on the test split (a reading is acted on only when accepted):",
+            "",
+            "| situation | label | threshold | accepted | of | precision |",
+            "|---|---|---|---|---|---|",
+        ]
+        for situation, figures in sorted(meaning.items()):
+            for label, f in sorted(figures.items()):
+                if isinstance(f, Mapping):
+                    precision = "" if f["precision"] is None else f"{f['precision']:.3f}"
+                    threshold = "never" if f["threshold"] > 1 else f"{f['threshold']:.3f}"
+                    lines.append(
+                        f"| {situation} | {label} | {threshold} | {f['accepted']} "
+                        f"| {f['of']} | {precision} |"
+                    )
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text("\n".join(lines) + "\n")

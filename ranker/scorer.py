@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from ranker.checkpoint import load_checkpoint
+from ranker.checkpoint import CheckpointError, load_checkpoint
 from ranker.data import (
     RankTurn,
     candidate_entries,
@@ -25,6 +25,7 @@ from ranker.data import (
     slot_signal,
 )
 from ranker.encoder import TextEncoder, check_encoder, template_text
+from ranker.meaning import MeaningReader, Reading
 from ranker.model import TemplateRanker
 from templates import Catalog, TemplateEntry, load_catalog
 
@@ -80,9 +81,12 @@ class NeuralRanker:
         *,
         threshold: float = 0.5,
         meta: dict[str, Any] | None = None,
+        meaning: MeaningReader | None = None,
     ) -> None:
         self.model = model.eval()
         self.meta: dict[str, Any] = dict(meta or {})
+        # What the customer means (ranker.meaning), fitted with the model; None: no reading.
+        self.meaning = meaning
         # The auto-send threshold chosen on the validation split when the model was trained.
         self.threshold = threshold
         self.cfg = model.cfg
@@ -100,7 +104,32 @@ class NeuralRanker:
             max_tokens=model.cfg.max_utterance_tokens, layers=model.cfg.encoder_layers
         )
         threshold = float(meta.get("threshold", 0.5))
-        return cls(model, encoder, catalog or load_catalog(), threshold=threshold, meta=meta)
+        meaning: MeaningReader | None = None
+        if meta.get("meaning") is not None:
+            try:
+                meaning = MeaningReader.from_json(meta["meaning"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path} holds a malformed meaning reader: {exc}") from exc
+            if meaning.encoder_layers != model.cfg.encoder_layers:
+                raise CheckpointError(
+                    f"{path}: the meaning reader was fitted on {meaning.encoder_layers} encoder "
+                    f"layers, the ranker reads {model.cfg.encoder_layers}"
+                )
+        return cls(
+            model,
+            encoder,
+            catalog or load_catalog(),
+            threshold=threshold,
+            meta=meta,
+            meaning=meaning,
+        )
+
+    def read_meaning(self, situation: str, text: str) -> Reading | None:
+        """What ``text`` means in ``situation`` (``ranker.meaning``), or None without a reader.
+        The message's token states are cached, so ranking the turn afterwards re-uses them."""
+        if self.meaning is None:
+            return None
+        return self.meaning.read(situation, text, self.encoder)
 
     def prefetch(self, texts: list[str]) -> Future[None] | None:
         """Encode texts the next turn's context will hold (the reply just sent) in the

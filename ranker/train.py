@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -170,6 +171,7 @@ def train_ranker(
     held_out_acts: Sequence[str] = DEFAULT_HELD_OUT_ACTS,
     states_of: dict[str, Tensor] | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    extra_meta: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Fit a ranker and save its checkpoint to ``out``.
 
@@ -183,6 +185,7 @@ def train_ranker(
         held_out_acts: Acts whose templates count as added after training.
         states_of: Pre-computed utterance states (text -> fp16 tensor); computed if None.
         on_step: Progress callback (step, loss).
+        extra_meta: Saved with the checkpoint's metadata (the meaning reader, say).
 
     Raises:
         ValueError: No training turns, or ``encoder`` keeps other layers than ``cfg`` says.
@@ -244,6 +247,7 @@ def train_ranker(
             "trained_templates": sorted(template_states),
             "examples": len(turns),
             "steps": step,
+            **(extra_meta or {}),
         },
     )
     seconds = time.perf_counter() - started

@@ -23,7 +23,7 @@ def _human() -> Agent:
     return HumanAgent()
 
 
-def _neural(name: str, *, fallback: str = "policy", intent_hypotheses: bool = False) -> Agent:
+def _neural(name: str, *, fallback: str = "policy", read_meaning: bool = True) -> Agent:
     # The neural arm: the trained cross-attention ranker (CSBOT_RANKER_CHECKPOINT, or the
     # default path `csbot train ranker` writes); a missing checkpoint is a clear error here.
     from dialogue.config import Settings
@@ -32,7 +32,7 @@ def _neural(name: str, *, fallback: str = "policy", intent_hypotheses: bool = Fa
 
     ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
     pipeline = PipelineConfig(
-        threshold=ranker.threshold, fallback=fallback, intent_hypotheses=intent_hypotheses
+        threshold=ranker.threshold, fallback=fallback, read_meaning=read_meaning
     )
     return NeuralAgent(ranker, config=pipeline, name=name)
 
@@ -47,10 +47,10 @@ def _ranker_handoff() -> Agent:
     return _neural("ranker_handoff", fallback="handoff")
 
 
-def _ranker_hypotheses() -> Agent:
-    # The same model, also tracking a message as each issue where the tracker read none
-    # (PipelineConfig.intent_hypotheses; off in arm `ranker`).
-    return _neural("ranker_hypotheses", intent_hypotheses=True)
+def _ranker_no_meaning() -> Agent:
+    # The same model without its meaning reader: the tracker's NLU alone reads the customer
+    # (PipelineConfig.read_meaning; the ablation of ranker.meaning).
+    return _neural("ranker_no_meaning", read_meaning=False)
 
 
 ARMS: dict[str, Callable[[], Agent]] = {
@@ -59,7 +59,7 @@ ARMS: dict[str, Callable[[], Agent]] = {
     "human": _human,
     "ranker": _ranker,
     "ranker_handoff": _ranker_handoff,
-    "ranker_hypotheses": _ranker_hypotheses,
+    "ranker_no_meaning": _ranker_no_meaning,
 }
 
 

@@ -168,6 +168,9 @@ def export_corpus(
             "turn": "the rep turn's index in the dialogue (0-based)",
             "customer_id": "the store's customer id (splits never share a customer)",
             "issue_type": "refund_status | cancel_order | out_of_scope",
+            "meaning": "what the customer meant by the newest message, as the rep understood it "
+            "(an intent annotation: the issue, inform, affirm, deny, human, goodbye, "
+            "out_of_scope; null for silence and questions back)",
             "context": "earlier turns, oldest first: {speaker: customer|rep, text}",
             "profile": "membership, tenure_days, orders, open_orders, refunds",
             "gold_reply": "the rep's free-text reply",
@@ -199,10 +202,12 @@ class TrackedRep:
         self.name = rep.name
         self.tracker = RulesAgent(execute_cancel=False, name="corpus-tracker")
         self.last: TurnOutcome | None = None
+        self.meaning: str | None = None  # what the rep understood the newest message to mean
 
     def respond(
         self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
     ) -> TurnOutcome:
+        self.meaning = ctx.customer_meaning
         nested = session.begin_nested()
         try:
             self.last = self.tracker.respond(
@@ -250,6 +255,7 @@ def _dialogue(
                 "turn": sum(1 for c in context if c["speaker"] == "rep"),
                 "customer_id": customer_id,
                 "issue_type": issue,
+                "meaning": tracked_rep.meaning,
                 "context": list(context),
                 "profile": profile,
                 "gold_reply": reply.text,

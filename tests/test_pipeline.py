@@ -21,6 +21,7 @@ from dialogue.store import models
 from dialogue.store.repository import world_now
 from dialogue.text import clean_message
 from ranker.data import RankTurn, candidate_entries
+from ranker.meaning import Reading
 from ranker.scorer import Ranked, Ranker, Ranking
 from templates import TemplateEntry, load_catalog
 from tests.dialogue_helpers import Pick, acts, pick, store_fingerprint
@@ -616,21 +617,15 @@ def test_each_sent_reply_is_prefetched_as_the_next_turns_context(
 
 
 @dataclass
-class ScoresActs:
-    """A fake ranker scoring each candidate by its act (0 if not listed), with a fixed list
-    probability; a candidate's score does not depend on the rest of the list, as in the model."""
+class Reads(PreferActs):
+    """A fake ranker with a meaning reader: a fixed reading per message text (none otherwise)."""
 
-    scores: Mapping[str, float]
-    list_prob: float = 0.9
-    calls: list[RankTurn] = field(default_factory=list)
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+    asked: list[tuple[str, str]] = field(default_factory=list)
 
-    def rank(self, turn: RankTurn, soft: Any = None) -> Ranking:
-        self.calls.append(turn)
-        entries = candidate_entries(ENTRIES, turn.facts, turn.slots)
-        ranked = sorted(
-            (Ranked(e, self.scores.get(e.act, 0.0)) for e in entries), key=lambda r: -r.score
-        )
-        return Ranking(ranked=tuple(ranked), list_prob=self.list_prob)
+    def read_meaning(self, situation: str, text: str) -> Reading | None:
+        self.asked.append((situation, text))
+        return self.readings.get(text)
 
 
 def _opening(target: Pick) -> str:
@@ -638,68 +633,169 @@ def _opening(target: Pick) -> str:
     return f"can you help me canceling purchase {target.order.order_number} ? {target.email}"
 
 
-def test_an_opening_read_as_no_issue_is_tracked_as_the_issue_the_ranker_scores_best(
+def test_an_opening_the_tracker_reads_as_no_issue_takes_the_readers_issue(
     world_sessions: sessionmaker[Session],
 ) -> None:
     target = _pending(world_sessions)
-    cancel_first = {
-        "request_cancel_confirmation": 6.0,
-        "request_cancel_reason": 5.0,
-        "greeting_named": 1.0,
-        "refund_none": 0.5,
-    }
-    plain = ConversationRunner(world_sessions, _agent(ScoresActs(cancel_first, list_prob=0.3)))
-    first = plain.send(plain.start(), _opening(target))
-    assert first.act == "greeting_named", (_opening(target), first)  # the policy asks again
+    opening = _opening(target)
+    plain = ConversationRunner(world_sessions, _agent(PreferActs(FLOW, list_prob=0.0)))
+    assert plain.send(plain.start(), opening).act == "greeting_named"  # the NLU: no issue
     before = store_fingerprint(world_sessions)
-    ranker = ScoresActs(cancel_first)
-    run = ConversationRunner(world_sessions, _agent(ranker, intent_hypotheses=True))
+    ranker = Reads(FLOW, readings={opening: Reading("cancel_order", 0.99, True)})
+    run = ConversationRunner(world_sessions, _agent(ranker))
     conv = run.start()
-    assert run.send(conv, _opening(target)).act == "request_cancel_reason"
+    assert run.send(conv, opening).act == "request_cancel_reason"
+    assert ranker.asked == [("opening", opening)]
     _, state, _ = _conversation(world_sessions, conv)
     assert state.intent is not None and state.intent.value == "cancel_order"
     assert state.order_number == target.order.order_number
-    # Three readings scored against the tracker's own view (same context, same signals), then
-    # the kept one ranked to reply.
-    *readings, kept = ranker.calls
-    assert len(readings) == 3 and len({repr(t.tracker) for t in readings}) == 1
-    assert (readings[0].tracker or {}).get("tracked_intent") is None
-    assert (kept.tracker or {}).get("tracked_intent") == "cancel_order"
-    assert all((t.tracker or {}).get("nlu") == "inform" for t in ranker.calls)  # the real reading
-    # The hypothesis named the issue, nothing more: the order is untouched, nothing was logged
-    # twice, and the confirmation is still asked for.
+    # The reading names the issue, nothing more: the order is untouched, nothing is logged, the
+    # reason and the explicit yes are still asked for.
     assert _status(world_sessions, target.order.order_number) == "pending"
-    assert _cancel_logs(world_sessions) == []
     assert store_fingerprint(world_sessions) == before
     assert run.send(conv, "I ordered it by mistake").act == "request_cancel_confirmation"
     assert _status(world_sessions, target.order.order_number) == "pending"
+    assert [a for a, _ in ranker.asked] == ["opening", "switch"]  # an issue is tracked now
 
 
-def test_no_hypothesis_is_kept_below_the_threshold_or_the_trackers_own_score(
+@pytest.mark.parametrize(
+    ("reading", "config"),
+    [
+        (Reading("cancel_order", 0.7, False), {}),  # under its threshold
+        (Reading("out_of_scope", 0.99, True), {}),  # never acted on
+        (Reading("cancel_order", 0.99, True), {"read_meaning": False}),  # the ablation
+    ],
+    ids=["not-accepted", "out-of-scope", "reader-off"],
+)
+def test_no_reading_is_taken_unaccepted_out_of_scope_or_switched_off(
+    world_sessions: sessionmaker[Session], reading: Reading, config: dict[str, Any]
+) -> None:
+    target = _pending(world_sessions)
+    ranker = Reads(FLOW, readings={_opening(target): reading})
+    run = ConversationRunner(world_sessions, _agent(ranker, **config))
+    conv = run.start()
+    assert run.send(conv, _opening(target)).act not in ("request_cancel_reason", "cancel_done")
+    assert _conversation(world_sessions, conv)[1].intent is None
+
+
+def test_a_refund_question_the_nlu_calls_out_of_scope_is_not_handed_off(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    message = "I don't see a reufnd in my account"
+    plain = ConversationRunner(world_sessions, _agent(PreferActs(REFUND_FLOW)))
+    assert plain.send(plain.start(), message).act == "out_of_scope"  # the NLU's reading
+    ranker = Reads(REFUND_FLOW, readings={message: Reading("refund_status", 0.99, True)})
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    reply = run.send(conv, message)
+    assert reply.act == "request_auth"  # no account data before authentication
+    status, state, _ = _conversation(world_sessions, conv)
+    assert status == "open" and not state.handed_off
+    assert state.intent is not None and state.intent.value == "refund_status"
+
+
+def test_a_request_for_a_human_stands_whatever_the_reading(
     world_sessions: sessionmaker[Session],
 ) -> None:
     target = _pending(world_sessions)
-    for ranker in (
-        ScoresActs({"greeting_named": 9.0, "request_cancel_reason": 5.0}),  # own reading best
-        ScoresActs({"request_cancel_reason": 5.0}, list_prob=0.4),  # below the threshold
-    ):
-        run = ConversationRunner(
-            world_sessions, _agent(ranker, fallback="policy", intent_hypotheses=True)
-        )
-        conv = run.start()
-        assert run.send(conv, _opening(target)).act == "greeting_named"
-        assert _conversation(world_sessions, conv)[1].intent is None
-        assert len(ranker.calls) == 4  # three readings, then the kept one ranked to reply
+    message = "let me talk to a human agent"
+    ranker = Reads(FLOW, readings={message: Reading("affirm", 0.99, True)})
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    for m in _up_to_confirmation(target):
+        run.send(conv, m)
+    assert run.send(conv, message).act == "handoff_requested"
+    assert _status(world_sessions, target.order.order_number) == "pending"
+    assert _cancel_logs(world_sessions) == []
 
 
-def test_no_hypothesis_before_authentication_or_once_an_issue_is_tracked(
+def test_a_confirmation_the_nlu_cannot_read_is_read_as_the_yes(
     world_sessions: sessionmaker[Session],
 ) -> None:
-    ranker = ScoresActs({"refund_none": 5.0})
-    run = ConversationRunner(world_sessions, _agent(ranker, intent_hypotheses=True))
+    target = _pending(world_sessions)
+    number = target.order.order_number
+    yes = "go on then"
+    plain = ConversationRunner(world_sessions, _agent(PreferActs(FLOW)))
+    conv = plain.start()
+    for m in _up_to_confirmation(target):
+        plain.send(conv, m)
+    assert plain.send(conv, yes).act != "cancel_done"  # the NLU reads no yes
+    assert _status(world_sessions, number) == "pending"
+
+    ranker = Reads(FLOW, readings={yes: Reading("affirm", 0.99, True)})
+    run = ConversationRunner(world_sessions, _agent(ranker))
     conv = run.start()
-    run.send(conv, "hello there")  # no details: nothing to authenticate, no hypothesis
-    assert [(t.tracker or {}).get("tracked_intent") for t in ranker.calls] == [None]
+    replies = [run.send(conv, m) for m in _up_to_confirmation(target)]
+    assert acts(replies) == CONFIRMATION_ACTS
+    done = run.send(conv, yes)
+    assert (done.act, done.action) == ("cancel_done", "cancel_order")
+    assert _status(world_sessions, number) == "cancelled"
+    assert _cancel_logs(world_sessions) == [("done", conv)]
+    assert ("confirmation", yes) in ranker.asked
+
+
+@pytest.mark.parametrize(
+    ("message", "reading"),
+    [
+        ("no, go on then", Reading("affirm", 0.99, True)),  # a "no" in the message
+        ("go on then", Reading("affirm", 0.8, False)),  # under its threshold
+        ("go on then", Reading("other", 0.99, True)),
+    ],
+    ids=["no-in-message", "not-accepted", "other"],
+)
+def test_no_reading_cancels_without_the_explicit_yes(
+    world_sessions: sessionmaker[Session], message: str, reading: Reading
+) -> None:
+    target = _pending(world_sessions)
+    ranker = Reads(FLOW, on_no=["cancel_kept"], readings={message: reading})
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    for m in _up_to_confirmation(target):
+        run.send(conv, m)
+    assert run.send(conv, message).act != "cancel_done"
+    assert _status(world_sessions, target.order.order_number) == "pending"
+    assert _cancel_logs(world_sessions) == []
+
+
+def test_a_switch_the_nlu_reads_too_weakly_takes_the_readers_issue(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    switch = "ok skip the refund thing, cancel my order"
+    start = ["where is my refund", target.email]
+    plain = ConversationRunner(world_sessions, _agent(PreferActs(REFUND_FLOW)))
+    conv = plain.start()
+    for m in [*start, switch]:
+        plain.send(conv, m)
+    state = _conversation(world_sessions, conv)[1]
+    assert state.intent is not None and state.intent.value == "refund_status"  # no switch
+
+    for label, expected in (("cancel_order", "cancel_order"), ("refund_status", "refund_status")):
+        ranker = Reads(REFUND_FLOW, readings={switch: Reading(label, 0.99, True)})
+        run = ConversationRunner(world_sessions, _agent(ranker))
+        conv = run.start()
+        for m in start:
+            run.send(conv, m)
+        reply = run.send(conv, switch)
+        state = _conversation(world_sessions, conv)[1]
+        assert state.intent is not None and state.intent.value == expected, (label, reply)
+        assert ("switch", switch) in ranker.asked
+    assert _status(world_sessions, target.order.order_number) == "pending"
+    assert _cancel_logs(world_sessions) == []
+
+
+def test_a_yes_to_another_question_is_never_read_as_a_confirmation(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    ranker = Reads(FLOW, readings={"go on then": Reading("affirm", 0.99, True)})
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    for m in _up_to_confirmation(target)[:3]:  # the reason is asked, not the confirmation
+        run.send(conv, m)
+    run.send(conv, "go on then")
+    assert ("confirmation", "go on then") not in ranker.asked
+    assert _status(world_sessions, target.order.order_number) == "pending"
 
 
 # ---- safety of deviating or rogue rankings ------------------------------------------------------

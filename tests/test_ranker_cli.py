@@ -3,6 +3,7 @@ small exported corpus, and clear errors for a corrupt corpus or checkpoint."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from dialogue.cli import app
 from ranker.config import TINY
+from ranker.meaning import LABELS
 from ranker.scorer import NeuralRanker
 
 cli = CliRunner()
@@ -35,6 +37,10 @@ def test_train_ranker_exports_a_corpus_and_writes_a_loadable_checkpoint(
     ranker = NeuralRanker.load(out)
     assert ranker.cfg == TINY and ranker.encoder.layers == TINY.encoder_layers
     assert ranker.meta["examples"] > 0
+    # The meaning reader is fitted with it, on the corpus's intent annotation.
+    assert ranker.meaning is not None and "opening" in ranker.meaning.situations
+    assert ranker.meta["meaning_validation"]["opening"]["train_examples"] > 0
+    assert "meaning reader (validation)" in output
 
 
 def test_train_ranker_on_a_corrupt_corpus_is_a_clear_error(tmp_path: Path) -> None:
@@ -59,3 +65,23 @@ def test_evaluate_with_a_corrupt_checkpoint_is_a_clear_error(
     assert result.exit_code != 0
     assert "bad.pt" in result.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_evaluate_writes_the_figures_and_the_meaning_readers(
+    trained: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    corpus, out, _ = trained
+    json_out, md_out = tmp_path / "r.json", tmp_path / "r.md"
+    args = ["ranker", "evaluate", "--corpus", str(corpus), "--checkpoint", str(out)]
+    result = cli.invoke(
+        app, [*args, "--no-baselines", "--json-out", str(json_out), "--md-out", str(md_out)]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(json_out.read_text())
+    assert [r["name"] for r in payload["results"]] == ["ranker"]
+    opening = payload["meaning"]["opening"]
+    assert opening["examples"] > 0
+    assert sum(opening[label]["of"] for label in LABELS["opening"]) == opening["examples"]
+    text = md_out.read_text()
+    assert text.startswith("# Ranker evaluation (generated)")
+    assert "| opening | cancel_order |" in text

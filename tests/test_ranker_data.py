@@ -332,6 +332,7 @@ def test_load_turns_parses_a_valid_line(tmp_path: Path) -> None:
             gold_reply="Which order?",
             customer_id=42,
             off_catalog=False,
+            issue_type="cancel_order",
         )
     ]
 
@@ -393,6 +394,21 @@ def test_load_turns_rejects_malformed_lines(tmp_path: Path, raw: str) -> None:
         load_turns(_write(tmp_path, raw=raw))
 
 
+def test_load_turns_reads_the_optional_issue_and_meaning(tmp_path: Path) -> None:
+    row = GOOD_ROW | {"issue_type": "cancel_order", "meaning": "inform"}
+    (turn,) = load_turns(_write(tmp_path, row))
+    assert (turn.issue_type, turn.meaning) == ("cancel_order", "inform")
+    older_row = {k: v for k, v in GOOD_ROW.items() if k != "issue_type"} | {"meaning": None}
+    (older,) = load_turns(_write(tmp_path, older_row))
+    assert (older.issue_type, older.meaning) == (None, None)
+
+
+@pytest.mark.parametrize("field", ["issue_type", "meaning"])
+def test_load_turns_rejects_a_non_text_issue_or_meaning(tmp_path: Path, field: str) -> None:
+    with pytest.raises(CorpusError, match=r":1: not a version-2 corpus line"):
+        load_turns(_write(tmp_path, GOOD_ROW | {field: ["affirm"]}))
+
+
 def test_load_turns_error_is_a_value_error(tmp_path: Path) -> None:
     assert issubclass(CorpusError, ValueError)
     with pytest.raises(ValueError):
@@ -422,6 +438,15 @@ def test_every_exported_line_loads(exported: Path, split: str) -> None:
         assert turn.context[-1] == (CUSTOMER, row["context"][-1]["text"])
         assert turn.facts == frozenset(row["facts"]) and turn.slots == row["slots"]
         assert (turn.gold_act, turn.customer_id) == (row["gold_act"], row["customer_id"])
+        assert (turn.issue_type, turn.meaning) == (row["issue_type"], row["meaning"])
+
+
+def test_the_exported_corpus_annotates_what_each_opening_meant(exported: Path) -> None:
+    turns = [t for s in ("train", "valid", "test") for t in load_turns(exported / f"{s}.jsonl")]
+    openings = [t for t in turns if len(t.context) == 1]
+    assert len(openings) == 10  # one per dialogue
+    # Simulated customers open with their issue (or switch first): the rep's reading is an issue.
+    assert all(t.meaning in ("cancel_order", "refund_status", "out_of_scope") for t in openings)
 
 
 def test_the_exported_corpus_keeps_the_profile_behind_authentication(exported: Path) -> None:
