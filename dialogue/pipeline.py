@@ -139,6 +139,7 @@ class NeuralAgent:
         self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
     ) -> TurnOutcome:
         """One auto-mode turn: track, rank, hand off or send (and act only through actions)."""
+        ctx = replace(ctx, customer_meaning=None)  # a simulated customer's meaning is never read
         proposal = self._track(session, state, message, ctx)
         if message.problem is not None:
             return proposal  # empty / too long / unreadable input: fixed replies, no model
@@ -198,6 +199,7 @@ class NeuralAgent:
     ) -> tuple[list[Suggestion], float]:
         """The top ``k`` suggestions (best template of each of the best acts) and the list's
         probability. Nothing is written: the tracker runs in a savepoint that is rolled back."""
+        ctx = replace(ctx, customer_meaning=None)  # a simulated customer's meaning is never read
         nested = session.begin_nested()
         try:
             proposal = self._track(session, state, message, ctx)

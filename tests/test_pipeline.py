@@ -784,6 +784,26 @@ def test_a_switch_the_nlu_reads_too_weakly_takes_the_readers_issue(
     assert _cancel_logs(world_sessions) == []
 
 
+def test_the_agent_never_reads_a_simulated_customers_meaning(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    agent = _agent(Reads(FLOW))  # a reader with no reading for this message
+    with world_sessions() as session, session.begin():
+        ctx = TurnContext(
+            conversation_id=1,
+            turn_index=0,
+            now=world_now(session),
+            customer_meaning="cancel_order",  # what the simulator knows; no arm may read it
+        )
+        message = clean_message(_opening(target), max_chars=2000)
+        outcome = agent.respond(session, DialogueState(), message, ctx)
+        assert outcome.state.intent is None
+        suggestions, _ = agent.assist(session, DialogueState(), message, ctx)
+        assert "request_cancel_reason" not in {s.act for s in suggestions}
+        session.rollback()
+
+
 def test_a_yes_to_another_question_is_never_read_as_a_confirmation(
     world_sessions: sessionmaker[Session],
 ) -> None:

@@ -391,3 +391,13 @@ def test_no_training_turns_is_an_error(tmp_path: Path, encoder: TextEncoder) -> 
 def test_loading_a_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no ranker checkpoint at"):
         NeuralRanker.load(tmp_path / "missing.pt")
+
+
+def test_releasing_free_memory_is_safe_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes.util
+
+    from ranker.scorer import release_free_memory
+
+    assert isinstance(release_free_memory(), bool)  # glibc here: trims; elsewhere: False
+    monkeypatch.setattr(ctypes.util, "find_library", lambda _name: None)
+    assert release_free_memory() is False
