@@ -30,8 +30,10 @@ class TurnContext:
     # The conversation so far, oldest first, without this turn's message: (speaker, text) with
     # speaker "customer" or "agent". Arms that read the dialogue context (the ranker) use it.
     history: tuple[tuple[str, str], ...] = ()
-    # Simulation only: what the simulated customer meant by this message (an NLU intent). Only
-    # the simulated human rep reads it (a human understands what a customer means); no arm does.
+    # What the message means (an NLU intent). The harness sets the simulated customer's own
+    # meaning, which only the simulated human rep reads (a human understands what a customer
+    # means); no arm does. The neural agent drops it and sets its own meaning reader's reading
+    # for its tracker (dialogue.pipeline).
     customer_meaning: str | None = None
 
     @property
