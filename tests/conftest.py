@@ -136,3 +136,15 @@ def world_sessions(small_world_file: Path, tmp_path: Path) -> Iterator[sessionma
         yield make_session_factory(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for a test module (the models' tests stay off the other core, which
+    pytest-xdist gives another worker), restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -5,7 +5,6 @@ checkpoint, and clear errors for a malformed or mismatched reader."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,8 @@ from ranker.scorer import NeuralRanker
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs with torch on one thread (conftest.one_torch_thread)."""
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,8 @@ META = {"threshold": 0.42, "steps": 7, "held_out_acts": ["refund_failed"]}
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs with torch on one thread (conftest.one_torch_thread)."""
 
 
 def _model(cfg: RankerConfig = TINY, seed: int = 0) -> TemplateRanker:

@@ -4,7 +4,6 @@ the ablation switches and the personalization soft tokens."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -19,12 +18,8 @@ SOFT = dataclasses.replace(TINY, soft_dim=8)
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
+def _one_thread(one_torch_thread: None) -> None:
     """Tiny models run fastest on one thread (and do not fight a busy machine's other work)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _model(cfg: RankerConfig = TINY) -> TemplateRanker:
