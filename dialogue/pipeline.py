@@ -70,8 +70,9 @@ class PipelineConfig:
     match_descriptions: bool = True
     # Where the ranker's checkpoint carries a meaning reader (ranker.meaning, learned from the
     # transcripts), let it tell the tracker what a message means where the tracker's own NLU read
-    # nothing: an issue in an opening, a yes or no to a cancellation's confirmation question (see
-    # NeuralAgent._track). Off: the tracker's NLU alone (the ablation, arm ``ranker_no_meaning``).
+    # nothing: an issue in an opening, a yes or no to a cancellation's confirmation question, a
+    # switch to the other issue (see NeuralAgent._track). Off: the tracker's NLU alone (the
+    # ablation, arm ``ranker_no_meaning``).
     read_meaning: bool = True
 
 
@@ -231,11 +232,11 @@ class NeuralAgent:
         accepted (above its threshold, chosen on the validation split) and the tracker, reading
         the text alone, found no issue (or only "out of scope") in an opening, neither a yes nor a
         no to the confirmation question, or did not switch to the other issue the reader read,
-        the tracker is told the reading (``customer_meaning``, set by
-        this agent, never by the customer), the way the simulated rep is told what a customer
-        means. A reading only names the meaning: authentication, the order and its facts, and the
-        cancellation gate (the confirmation asked for this very order, no "no" in the message)
-        are tracked and checked exactly as always. A request for a human is never overridden.
+        the tracker is told the reading (``customer_meaning``, set by this agent, never by the
+        customer), the way the simulated rep is told what a customer means. A reading only names
+        the meaning: authentication, the order and its facts, and the cancellation gate (the
+        confirmation asked for this very order, no "no" in the message) are tracked and checked
+        exactly as always. A request for a human is never overridden.
         """
         read = getattr(self.ranker, "read_meaning", None) if self.config.read_meaning else None
         if read is None or message.problem is not None:
