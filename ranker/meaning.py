@@ -106,6 +106,8 @@ class MeaningReader:
             thresholds = [float(t) for t in head["thresholds"]]
             if (
                 situation not in LABELS
+                or labels != LABELS[situation]
+                or any(t != t for t in thresholds)  # NaN
                 or coef.shape != (len(labels), TextEncoder.dim)
                 or intercept.shape != (len(labels),)
                 or len(thresholds) != len(labels)
@@ -146,7 +148,7 @@ class MeaningReader:
                     "labels": list(labels),
                     "coef": coef.tolist(),
                     "intercept": intercept.tolist(),
-                    "thresholds": thresholds,
+                    "thresholds": list(thresholds),
                 }
                 for s, (labels, coef, intercept, thresholds) in self._heads.items()
             },

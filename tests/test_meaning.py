@@ -219,10 +219,16 @@ def _malformed(data: dict[str, Any], case: str) -> dict[str, Any]:
         data["heads"]["elsewhere"] = data["heads"].pop("opening")
     elif case == "missing":
         del head["coef"]
+    elif case == "labels":
+        head["labels"] = list(reversed(head["labels"]))
+    elif case == "nan-threshold":
+        head["thresholds"][0] = math.nan
     return data
 
 
-@pytest.mark.parametrize("case", ["shape", "nan", "thresholds", "situation", "missing"])
+@pytest.mark.parametrize(
+    "case", ["shape", "nan", "thresholds", "situation", "missing", "labels", "nan-threshold"]
+)
 def test_a_malformed_reader_is_refused(
     fitted: tuple[MeaningReader, dict[str, Any]], case: str
 ) -> None:
