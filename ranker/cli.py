@@ -79,22 +79,23 @@ def train_ranker_command(
     if encoder_layers is not None:
         cfg = replace(cfg, encoder_layers=encoder_layers)
     try:
-        turns = load_turns(folder / "train.jsonl", limit=max_examples)
+        train_split = load_turns(folder / "train.jsonl")
+        turns = train_split[:max_examples]
         encoder = TextEncoder(max_tokens=cfg.max_utterance_tokens, layers=cfg.encoder_layers)
     except (CorpusError, EncoderUnavailable) as exc:
         _fail(str(exc))
     extra: dict[str, object] = {}
     if meaning:
         try:
-            examples = {
-                split: [
-                    e for t in load_turns(folder / f"{split}.jsonl") if (e := meaning_example(t))
-                ]
-                for split in ("train", "valid")
-            }
+            valid_split = load_turns(folder / "valid.jsonl")
         except CorpusError as exc:
             _fail(str(exc))
-        reader, figures = fit_meaning(examples["train"], examples["valid"], encoder, seed=seed)
+        reader, figures = fit_meaning(
+            [e for t in train_split if (e := meaning_example(t))],
+            [e for t in valid_split if (e := meaning_example(t))],
+            encoder,
+            seed=seed,
+        )
         extra = {"meaning": reader.to_json() if reader else None, "meaning_validation": figures}
         typer.echo(f"meaning reader (validation): {figures}")
     tc = TrainConfig(epochs=epochs, seed=seed, max_minutes=max_minutes)

@@ -228,26 +228,26 @@ def fit_meaning(
         report[situation] = {"train_examples": len(rows)}
     if not heads:
         return None, report
-    probe = MeaningReader(heads, encoder_layers=encoder.layers)
+    probe = MeaningReader(heads, encoder_layers=encoder.layers)  # thresholds do not move probs
     for situation, labels in LABELS.items():
-        rows = [(t, y) for s, t, y in valid if s == situation]
-        if situation not in heads or not rows:
+        if situation not in heads:
             continue
-        probs = probe.probabilities(situation, encoder.pooled([t for t, _ in rows])).numpy()
-        gold = np.array([labels.index(y) for _, y in rows])
-        guess = probs.argmax(axis=1)
-        for k, label in enumerate(labels):
-            mine = guess == k
-            heads[situation]["thresholds"][k] = _threshold(
-                probs[mine, k],
-                gold[mine] == k,
-                precision=1.0 if label == "affirm" else PRECISION,
-                floor=AFFIRM_FLOOR if label == "affirm" else 0.0,
-            )
-    reader = MeaningReader(heads, encoder_layers=encoder.layers)
-    for situation, figures in measure(reader, valid, encoder).items():
+        rows = [(t, y) for s, t, y in valid if s == situation]
+        figures: dict[str, Any] = {"examples": len(rows)}
+        if rows:
+            probs, gold = _scored(probe, situation, rows, encoder)
+            guess = probs.argmax(axis=1)
+            for k, label in enumerate(labels):
+                mine = guess == k
+                heads[situation]["thresholds"][k] = _threshold(
+                    probs[mine, k],
+                    gold[mine] == k,
+                    precision=1.0 if label == "affirm" else PRECISION,
+                    floor=AFFIRM_FLOOR if label == "affirm" else 0.0,
+                )
+            figures |= _figures(labels, heads[situation]["thresholds"], probs, gold)
         report[situation].update(figures)
-    return reader, report
+    return MeaningReader(heads, encoder_layers=encoder.layers), report
 
 
 def measure(
@@ -257,24 +257,37 @@ def measure(
     readings accepted (of the examples with that label) and their precision."""
     out: dict[str, dict[str, Any]] = {}
     for situation in sorted(reader.situations):
-        labels = LABELS[situation]
         rows = [(t, y) for s, t, y in examples if s == situation]
         figures: dict[str, Any] = {"examples": len(rows)}
         if rows:
-            probs = reader.probabilities(situation, encoder.pooled([t for t, _ in rows])).numpy()
-            gold = np.array([labels.index(y) for _, y in rows])
-            guess = probs.argmax(axis=1)
-            figures["accuracy"] = round(float((guess == gold).mean()), 4)
+            probs, gold = _scored(reader, situation, rows, encoder)
             thresholds = reader.thresholds(situation)
-            for k, label in enumerate(labels):
-                accepted = (guess == k) & (probs[:, k] >= thresholds[label])
-                figures[label] = {
-                    "threshold": round(thresholds[label], 4),
-                    "accepted": int(accepted.sum()),
-                    "of": int((gold == k).sum()),
-                    "precision": round(float((gold[accepted] == k).mean()), 4)
-                    if accepted.any()
-                    else None,
-                }
+            labels = LABELS[situation]
+            figures |= _figures(labels, [thresholds[x] for x in labels], probs, gold)
         out[situation] = figures
     return out
+
+
+def _scored(
+    reader: MeaningReader, situation: str, rows: Sequence[tuple[str, str]], encoder: TextEncoder
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(label) of each (text, label) row, and the gold label indices."""
+    labels = LABELS[situation]
+    probs = reader.probabilities(situation, encoder.pooled([t for t, _ in rows])).numpy()
+    return probs, np.array([labels.index(y) for _, y in rows])
+
+
+def _figures(
+    labels: Sequence[str], thresholds: Sequence[float], probs: np.ndarray, gold: np.ndarray
+) -> dict[str, Any]:
+    guess = probs.argmax(axis=1)
+    figures: dict[str, Any] = {"accuracy": round(float((guess == gold).mean()), 4)}
+    for k, label in enumerate(labels):
+        accepted = (guess == k) & (probs[:, k] >= thresholds[k])
+        figures[label] = {
+            "threshold": round(float(thresholds[k]), 4),
+            "accepted": int(accepted.sum()),
+            "of": int((gold == k).sum()),
+            "precision": round(float((gold[accepted] == k).mean()), 4) if accepted.any() else None,
+        }
+    return figures
