@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.config import Settings
 from dialogue.conversation import ConversationRunner
+from dialogue.personalization.cli import personalize_app
 from dialogue.rules import RulesAgent, RulesConfig
 from dialogue.store import models
 from dialogue.store.session import (
@@ -34,6 +35,7 @@ app.add_typer(experiment_app, name="experiment")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(train_app, name="train")
 app.add_typer(ranker_app, name="ranker")
+app.add_typer(personalize_app, name="personalize")
 
 DatabaseOption = Annotated[
     str | None,

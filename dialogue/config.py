@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         """Where the ranker checkpoint is read from and written to."""
         return self.ranker_checkpoint or self.data_dir / "models" / "ranker.pt"
 
+    # The personalization artifact (``csbot personalize fit`` writes it); None means
+    # data_dir/models/personalization.npz.
+    personalization_artifact: Path | None = None
+
+    def resolved_personalization_artifact(self) -> Path:
+        """Where the personalization artifact is read from and written to."""
+        return self.personalization_artifact or self.data_dir / "models" / "personalization.npz"
+
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL to use: ``CSBOT_DATABASE_URL`` or the embedded SQLite file."""
         if self.database_url:

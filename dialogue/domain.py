@@ -86,6 +86,7 @@ class OrderLine:
     attributes: tuple[tuple[str, str], ...]
     quantity: int
     unit_price: Decimal
+    sku: str = ""  # the catalog item's SKU (personalization looks its vectors up by it)
 
 
 @dataclass(frozen=True)

@@ -359,6 +359,11 @@ def _parse(text: str, clf: IntentClassifier) -> Parse:
     )
 
 
+def description_text_of(text: str) -> str:
+    """A message with its identity details (order ids, emails, zip codes, names) left out."""
+    return _description_text(text)
+
+
 def _description_text(text: str) -> str:
     """Drop identity details so "jean.doyle@example.com" never matches a pair of jeans."""
     text = ORDER_ID_RE.sub(" ", text)
@@ -390,29 +395,35 @@ def order_vocabulary(order: OrderView) -> set[str]:
     return words
 
 
-def match_orders_by_description(text: str, orders: Sequence[OrderView]) -> tuple[OrderView, ...]:
-    """The customer's orders that best fit a description, best first; () when nothing fits.
+def description_scores(text: str, orders: Sequence[OrderView]) -> list[float]:
+    """How well each order fits a description by its words (0 when no word fits).
 
     Query words are weighted by how rare they are among *this customer's* orders (IDF), so
-    "the blue water bottle" prefers the one blue bottle over every other bottle. Ties are all
-    returned: the caller asks the customer to choose.
+    "the blue water bottle" prefers the one blue bottle over every other bottle.
     """
     query = _tokens(text)
     if not query or not orders:
-        return ()
+        return [0.0] * len(orders)
     vocabularies = [order_vocabulary(o) for o in orders]
     df = Counter(word for vocab in vocabularies for word in vocab & query)
     n = len(orders)
-    scored: list[tuple[float, int]] = []
-    for index, vocab in enumerate(vocabularies):
+    scores: list[float] = []
+    for vocab in vocabularies:
         hits = vocab & query
-        if hits:
-            score = sum(math.log((n + 1) / (df[w] + 0.5)) for w in hits) + len(hits)
-            scored.append((score, index))
-    if not scored:
+        scores.append(sum(math.log((n + 1) / (df[w] + 0.5)) for w in hits) + len(hits))
+    return scores
+
+
+def match_orders_by_description(text: str, orders: Sequence[OrderView]) -> tuple[OrderView, ...]:
+    """The customer's orders that best fit a description by its words; () when nothing fits.
+
+    See :func:`description_scores`. Ties are all returned: the caller asks the customer to choose.
+    """
+    scores = description_scores(text, orders)
+    best = max(scores, default=0.0)
+    if best <= 0:
         return ()
-    best = max(score for score, _ in scored)
-    return tuple(orders[i] for score, i in scored if math.isclose(score, best))
+    return tuple(o for o, score in zip(orders, scores, strict=True) if math.isclose(score, best))
 
 
 def is_affirmation(parse: Parse) -> bool:

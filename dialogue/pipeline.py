@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
 from sqlalchemy.orm import Session
+from torch import Tensor
 
 from dialogue import nlu
 from dialogue.actions import ActionRefused, OrderNotFound, cancel_order
@@ -148,8 +150,8 @@ class NeuralAgent:
             # The tracker's hand-offs are gates in code (failed-login limit, a vanished customer
             # record, a request for a human, out of scope): no ranking overrides them.
             return proposal
-        turn = self._turn(session, state, message, ctx, proposal)
-        ranking = self.ranker.rank(turn)
+        turn, soft = self._turn(session, state, message, ctx, proposal)
+        ranking = self.ranker.rank(turn, soft)
         scores = _scores(ranking)
         if ranking.ranked and ranking.list_prob >= self.config.threshold:
             top = ranking.ranked[0].entry
@@ -204,10 +206,10 @@ class NeuralAgent:
         nested = session.begin_nested()
         try:
             proposal = self._track(session, state, message, ctx)
-            turn = self._turn(session, state, message, ctx, proposal)
+            turn, soft = self._turn(session, state, message, ctx, proposal)
         finally:
             nested.rollback()
-        ranking = self.ranker.rank(turn)
+        ranking = self.ranker.rank(turn, soft)
         slots = dict(proposal.reply.slots or {})
         suggestions = [
             Suggestion(
@@ -259,16 +261,22 @@ class NeuralAgent:
         message: CustomerMessage,
         ctx: TurnContext,
         proposal: TurnOutcome,
-    ) -> RankTurn:
+    ) -> tuple[RankTurn, Tensor | None]:
+        """The turn to rank, and its personalization soft tokens (None: the ranker reads none;
+        empty before authentication)."""
         customer_id = proposal.state.customer_id
         profile: dict[str, Any] | None = None
+        soft_for = getattr(self.ranker, "soft_for_record", None)
+        soft: Tensor | None = torch.zeros(1, 0, 0) if soft_for is not None else None
         if customer_id is not None:  # no account data before authentication
             record = repository.customer_record(session, customer_id)
             profile = profile_features(record, ctx.now) if record is not None else None
+            if record is not None and soft_for is not None:
+                soft = soft_for(record, proposal.state.order_number)
         context = tuple(
             (CUSTOMER if speaker == "customer" else REP, text) for speaker, text in ctx.history
         ) + ((CUSTOMER, message.text),)
-        return RankTurn(
+        turn = RankTurn(
             context=context,
             facts=proposal.reply.facts or frozenset(),
             slots=dict(proposal.reply.slots or {}),
@@ -278,6 +286,7 @@ class NeuralAgent:
                 nlu.parse(message.text, self.tracker.classifier), before, proposal.state
             ),
         )
+        return turn, soft
 
     def _cancel(
         self,

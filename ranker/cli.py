@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dialogue.config import Settings
+
+if TYPE_CHECKING:
+    from dialogue.personalization.soft import SoftTokens
 
 train_app = typer.Typer(help="Train the models.", no_args_is_help=True)
 ranker_app = typer.Typer(help="The template ranker.", no_args_is_help=True)
@@ -34,6 +37,28 @@ def ensure_corpus(corpus: Path | None, *, dialogues: int, seed: int) -> Path:
     return folder
 
 
+def _soft_source(artifact_path: Path, corpus: Path, mode: str, n_tokens: int) -> SoftTokens:
+    """The soft tokens a training run reads; the artifact must come from the corpus's world."""
+    import json
+
+    from dialogue.personalization.artifact import MODES, ArtifactError, PersonalizationArtifact
+    from dialogue.personalization.soft import SoftTokens
+
+    if mode not in MODES:
+        _fail(f"--soft-mode must be one of {', '.join(MODES)}, got {mode!r}")
+    try:
+        manifest = json.loads((corpus / "manifest.json").read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    try:
+        artifact = PersonalizationArtifact.load(
+            artifact_path, fingerprint=manifest.get("world_fingerprint")
+        )
+    except ArtifactError as exc:
+        _fail(str(exc))
+    return SoftTokens(artifact, mode=mode, n_tokens=n_tokens)  # type: ignore[arg-type]
+
+
 @train_app.command("ranker")
 def train_ranker_command(
     corpus: Annotated[Path | None, typer.Option(help=_CORPUS_HELP)] = None,
@@ -53,6 +78,17 @@ def train_ranker_command(
     meaning: Annotated[
         bool, typer.Option(help="also fit the meaning reader (ranker.meaning) into the checkpoint")
     ] = True,
+    personalization: Annotated[
+        Path | None,
+        typer.Option(
+            help="read soft tokens from this artifact (`csbot personalize fit` on the corpus's "
+            "world; default: none)"
+        ),
+    ] = None,
+    soft_mode: Annotated[
+        str, typer.Option(help="which vectors the soft tokens carry: both | cf | content | none")
+    ] = "both",
+    soft_tokens: Annotated[int, typer.Option(min=1, max=32, help="longest soft sequence")] = 8,
     seed: Annotated[int, typer.Option()] = 0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -78,6 +114,10 @@ def train_ranker_command(
     )
     if encoder_layers is not None:
         cfg = replace(cfg, encoder_layers=encoder_layers)
+    soft = None
+    if personalization is not None:
+        soft = _soft_source(personalization, folder, soft_mode, soft_tokens)
+        cfg = replace(cfg, soft_dim=soft.dim, soft_tokens=soft_tokens)
     try:
         train_split = load_turns(folder / "train.jsonl")
         turns = train_split[:max_examples]
@@ -114,6 +154,7 @@ def train_ranker_command(
         out=target,
         on_step=on_step,
         extra_meta=extra,
+        soft=soft,
     )
     bar.close()
     typer.echo(

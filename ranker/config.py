@@ -31,7 +31,11 @@ class RankerConfig:
     max_context_tokens: int = 160  # context tokens after concatenation; oldest dropped first
     max_template_tokens: int = 48
     n_slots: int = 16  # slot-name vocabulary size (templates.catalog.SLOTS)
-    soft_dim: int = 0  # width of personalization soft tokens (0: none yet)
+    # Personalization (dialogue.personalization): width of a fused vector (0: no soft tokens),
+    # the longest soft-token sequence and the adapter's hidden width.
+    soft_dim: int = 0
+    soft_tokens: int = 8
+    soft_hidden: int = 256
     # Ablation switches.
     use_context_attention: bool = True  # False: candidates see a pooled context vector only
     use_profile: bool = True  # False: profile features are left out (tracker facts stay)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from dialogue.personalization.adapter import SoftTokenAdapter, soft_padding
 from ranker.config import RankerConfig
 from ranker.features import vocabulary
 
@@ -115,7 +116,11 @@ class TemplateRanker(nn.Module):
         self.speaker = nn.Embedding(2, d)  # 0 customer, 1 rep
         self.age = nn.Embedding(cfg.max_context_utterances, d)  # utterances back from the newest
         self.features = nn.Embedding(len(vocabulary()), d, padding_idx=0)
-        self.soft_proj = nn.Linear(cfg.soft_dim, d) if cfg.soft_dim > 0 else None
+        self.soft_proj = (
+            SoftTokenAdapter(cfg.soft_dim, d, hidden=cfg.soft_hidden, max_tokens=cfg.soft_tokens)
+            if cfg.soft_dim > 0
+            else None
+        )
         self.candidates = CandidateEncoder(cfg)
         self.slots = nn.Embedding(2 * cfg.n_slots + 1, d, padding_idx=0)
         self.cross = CrossBlock(cfg)
@@ -140,7 +145,8 @@ class TemplateRanker(nn.Module):
             ctx_speaker: (B, C) 0 customer / 1 rep per token.
             ctx_age: (B, C) utterances back from the newest (0 = the newest).
             feature_ids: (B, F) feature vocabulary ids, 0 = padding.
-            soft: (B, S, soft_dim) personalization soft tokens, or None.
+            soft: (B, S, soft_dim) fused personalization vectors (all-zero rows are padding), or
+                None; the adapter projects them into soft tokens.
         """
         ctx = self.ctx_proj(ctx_states) + self.speaker(ctx_speaker) + self.age(ctx_age)  # (B,C,d)
         live = (~ctx_pad).unsqueeze(-1).float()  # (B, C, 1)
@@ -154,8 +160,9 @@ class TemplateRanker(nn.Module):
         pads.append(feature_ids == 0)
         if soft is not None and soft.size(1) > 0 and self.soft_proj is not None:
             if self.cfg.use_soft_tokens:
+                soft = soft[:, : self.cfg.soft_tokens]
                 parts.append(self.soft_proj(soft))  # (B, S, d)
-                pads.append(torch.zeros(soft.shape[:2], dtype=torch.bool, device=soft.device))
+                pads.append(soft_padding(soft))
         tokens = torch.cat(parts, dim=1)  # (B, M, d)
         pad = torch.cat(pads, dim=1)  # (B, M)
         # A row with nothing to attend to would give NaNs: let it see one (zero) token.

@@ -15,6 +15,9 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from dialogue.domain import CustomerRecord
+from dialogue.personalization.artifact import ArtifactError
+from dialogue.personalization.soft import SoftTokens
 from ranker.checkpoint import CheckpointError, load_checkpoint
 from ranker.data import (
     RankTurn,
@@ -27,6 +30,7 @@ from ranker.data import (
 from ranker.encoder import TextEncoder, check_encoder, template_text
 from ranker.meaning import MeaningReader, Reading
 from ranker.model import TemplateRanker
+from ranker.personal import soft_from_meta, turn_soft
 from templates import Catalog, TemplateEntry, load_catalog
 
 __all__ = ["NeuralRanker", "Ranked", "Ranker", "Ranking"]
@@ -100,8 +104,11 @@ class NeuralRanker:
         threshold: float = 0.5,
         meta: dict[str, Any] | None = None,
         meaning: MeaningReader | None = None,
+        soft_tokens: SoftTokens | None = None,
     ) -> None:
         self.model = model.eval()
+        # The personalization vectors the model was trained with (None: it reads none).
+        self.soft_tokens = soft_tokens if model.cfg.soft_dim > 0 else None
         self.meta: dict[str, Any] = dict(meta or {})
         # What the customer means (ranker.meaning), fitted with the model; None: no reading.
         self.meaning = meaning
@@ -133,6 +140,13 @@ class NeuralRanker:
                     f"{path}: the meaning reader was fitted on {meaning.encoder_layers} encoder "
                     f"layers, the ranker reads {model.cfg.encoder_layers}"
                 )
+        soft_tokens: SoftTokens | None = None
+        if model.cfg.soft_dim > 0:
+            try:
+                soft_tokens = soft_from_meta(meta.get("personalization"), dim=model.cfg.soft_dim)
+            except ArtifactError as exc:
+                raise CheckpointError(f"{path}: {exc}") from exc
+            meta = {k: v for k, v in meta.items() if k != "personalization"}  # held once
         ranker = cls(
             model,
             encoder,
@@ -140,9 +154,17 @@ class NeuralRanker:
             threshold=threshold,
             meta=meta,
             meaning=meaning,
+            soft_tokens=soft_tokens,
         )
         release_free_memory()  # loading and the catalog's encoding left freed heap behind
         return ranker
+
+    def soft_for_record(self, record: CustomerRecord, order_number: str | None) -> Tensor | None:
+        """(1, S, soft_dim) soft tokens of an authenticated customer's live record (orders and
+        items after the fit are folded in); None when the model reads no personalization."""
+        if self.soft_tokens is None:
+            return None
+        return self.soft_tokens.for_record(record, order_number).unsqueeze(0)
 
     def read_meaning(self, situation: str, text: str) -> Reading | None:
         """What ``text`` means in ``situation`` (``ranker.meaning``), or None without a reader.
@@ -182,7 +204,9 @@ class NeuralRanker:
 
         Args:
             turn: The turn.
-            soft: (1, S, soft_dim) personalization soft tokens, or None.
+            soft: (1, S, soft_dim) personalization vectors; None reads the turn's customer from
+                the vectors the model was trained with (see :meth:`soft_for_record` for a
+                customer's live record).
             drop_acts: Acts whose templates are left out (the list-head evaluation).
         """
         entries = [
@@ -195,6 +219,8 @@ class NeuralRanker:
         texts = [text for _, _, text in context_window(turn.context, self.cfg)]
         states_of = dict(zip(texts, self.encoder.encode(texts), strict=True))
         ctx, ctx_pad, spk, age, feats = memory_tensors([turn], states_of, self.cfg)
+        if soft is None and self.soft_tokens is not None:
+            soft = turn_soft(self.soft_tokens, turn).unsqueeze(0)
         memory = self.model.memory(ctx, ctx_pad, spk, age, feats, soft)
         rows = torch.tensor([self._row[e.id] for e in entries])
         cand = self._candidates[rows].unsqueeze(0)  # (1, N, Q, d)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from dialogue.personalization.soft import SoftTokens
 from ranker.checkpoint import save_checkpoint
 from ranker.config import RankerConfig, TrainConfig
 from ranker.data import (
@@ -38,6 +39,7 @@ from ranker.data import (
 )
 from ranker.encoder import TextEncoder, check_encoder, template_text
 from ranker.model import TemplateRanker
+from ranker.personal import pad_soft, soft_meta, turn_soft
 from templates import TemplateEntry
 
 __all__ = ["DEFAULT_HELD_OUT_ACTS", "TrainResult", "encode_texts", "train_ranker"]
@@ -172,6 +174,7 @@ def train_ranker(
     states_of: dict[str, Tensor] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     extra_meta: Mapping[str, Any] | None = None,
+    soft: SoftTokens | None = None,
 ) -> TrainResult:
     """Fit a ranker and save its checkpoint to ``out``.
 
@@ -186,11 +189,16 @@ def train_ranker(
         states_of: Pre-computed utterance states (text -> fp16 tensor); computed if None.
         on_step: Progress callback (step, loss).
         extra_meta: Saved with the checkpoint's metadata (the meaning reader, say).
+        soft: Personalization soft tokens to read (``cfg.soft_dim`` must be their width); the
+            checkpoint then embeds them.
 
     Raises:
         ValueError: No training turns, or ``encoder`` keeps other layers than ``cfg`` says.
     """
     check_encoder(encoder, cfg)
+    if (soft.dim if soft is not None else 0) != cfg.soft_dim:
+        raise ValueError(f"cfg.soft_dim is {cfg.soft_dim}; the soft tokens are "
+                         f"{soft.dim if soft is not None else 0} wide")  # fmt: skip
     started = time.perf_counter()
     torch.manual_seed(tc.seed)
     rng = random.Random(tc.seed)
@@ -221,7 +229,8 @@ def train_ranker(
         for start in range(0, len(order), tc.batch_lists):
             batch = [turns[i] for i in order[start : start + tc.batch_lists]]
             lists = [build_list(t, train_entries, turns, rng, tc) for t in batch]
-            loss = _step(model, batch, lists, template_states, states_of, cfg, tc)
+            soft_batch = pad_soft([turn_soft(soft, t) for t in batch], soft.dim) if soft else None
+            loss = _step(model, batch, lists, template_states, states_of, cfg, tc, soft_batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -247,6 +256,7 @@ def train_ranker(
             "trained_templates": sorted(template_states),
             "examples": len(turns),
             "steps": step,
+            **({"personalization": soft_meta(soft)} if soft is not None else {}),
             **(extra_meta or {}),
         },
     )
@@ -262,6 +272,7 @@ def _step(
     states_of: Mapping[str, Tensor],
     cfg: RankerConfig,
     tc: TrainConfig,
+    soft: Tensor | None = None,
 ) -> Tensor:
     table: dict[str, int] = {}
     for keys, _, _ in lists:
@@ -280,7 +291,7 @@ def _step(
         for j, s in enumerate(slots):
             slot_ids[i, j, : len(s)] = torch.tensor(s, dtype=torch.long)
     ctx, ctx_pad, spk, age, feats = memory_tensors(batch, states_of, cfg)
-    memory = model.memory(ctx, ctx_pad, spk, age, feats)
+    memory = model.memory(ctx, ctx_pad, spk, age, feats, soft)
     cand = cand_table[index]  # (B, N, Q, d)
     scores, list_logit = model(memory, cand, slot_ids, cand_pad)
     rank, value = list_losses(scores, list_logit, labels, cand_pad)

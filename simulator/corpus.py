@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from dialogue.agent import Agent, AgentReply, TurnContext, TurnOutcome
 from dialogue.nlu import default_classifier, parse
+from dialogue.personalization.history import world_fingerprint
 from dialogue.rules import RulesAgent
 from dialogue.state import DialogueState
 from dialogue.store import repository
@@ -123,6 +124,7 @@ def export_corpus(
         sessions = make_session_factory(engine)
         with sessions() as session, session.begin():
             seed_world(session, world or WorldConfig(seed=7))
+            fingerprint = world_fingerprint(session)
         with sessions() as session:
             population = eligible_population(session)
             start = world_now(session)
@@ -156,6 +158,9 @@ def export_corpus(
     manifest = {
         "version": CORPUS_VERSION,
         "seed": seed,
+        # The world the dialogues ran on (dialogue.personalization.history.world_fingerprint):
+        # personalization vectors read with this corpus must come from the same world.
+        "world_fingerprint": fingerprint,
         "population": spec.population.to_json(),
         "dialogues": summary.dialogues,
         "examples": summary.examples,

@@ -854,3 +854,38 @@ def test_the_reply_agrees_with_the_conversations_fate(
         status,
         acts(replies),
     )
+
+
+@dataclass
+class Personal(PreferActs):
+    """A fake ranker that reads soft tokens: it records what the agent hands it."""
+
+    asked: list[tuple[int, str | None]] = field(default_factory=list)
+    given: list[Any] = field(default_factory=list)
+
+    def soft_for_record(self, record: Any, order_number: str | None) -> Any:
+        import torch
+
+        self.asked.append((record.profile.id, order_number))
+        return torch.ones(1, 2, 3)
+
+    def rank(self, turn: RankTurn, soft: Any = None) -> Ranking:
+        self.given.append(soft)
+        return super().rank(turn, soft)
+
+
+def test_soft_tokens_are_read_only_after_authentication_from_the_live_record(
+    world_sessions: sessionmaker[Session],
+) -> None:
+    target = _pending(world_sessions)
+    ranker = Personal(FLOW)
+    run = ConversationRunner(world_sessions, _agent(ranker))
+    conv = run.start()
+    for text in _up_to_confirmation(target)[:3]:
+        run.send(conv, text)
+    before, *after = ranker.given
+    assert before.shape == (1, 0, 0)  # nothing before authentication
+    assert all(s.shape == (1, 2, 3) for s in after)
+    customer = target.record.profile.id
+    assert ranker.asked[0] == (customer, None)  # authenticated, no order yet
+    assert ranker.asked[-1] == (customer, target.order.order_number)

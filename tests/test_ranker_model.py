@@ -244,7 +244,9 @@ def test_soft_tokens_change_the_scores_when_used() -> None:
     plain, plain_logit = _run(model, inputs)
     soft_a = torch.randn(B, S, 8, generator=torch.Generator().manual_seed(3))
     with_a, _ = _run(model, inputs, soft=soft_a)
-    with_b, _ = _run(model, inputs, soft=soft_a + 1.0)
+    # (The adapter layer-normalises its input: another sequence, not a shifted one.)
+    soft_b = torch.randn(B, S, 8, generator=torch.Generator().manual_seed(4))
+    with_b, _ = _run(model, inputs, soft=soft_b)
     assert not torch.allclose(with_a, plain, atol=1e-4)
     assert not torch.allclose(with_b, with_a, atol=1e-4)
     # No soft tokens at all (S = 0) is the same as none given.

@@ -85,6 +85,7 @@ def order_view(row: models.Order) -> OrderView:
                 ),
                 quantity=line.quantity,
                 unit_price=line.unit_price,
+                sku=line.catalog_item.sku,
             )
             for line in row.items
         ),
