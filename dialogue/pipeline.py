@@ -26,6 +26,7 @@ from dialogue.actions import ActionRefused, OrderNotFound, cancel_order
 from dialogue.agent import LIST_SCORE_KEY, AgentReply, TurnContext, TurnOutcome
 from dialogue.domain import Intent
 from dialogue.rules import RulesAgent
+from dialogue.rules_orders import DescribeOrders
 from dialogue.state import Awaiting, DialogueState
 from dialogue.store import repository
 from dialogue.text import CustomerMessage
@@ -70,6 +71,9 @@ class PipelineConfig:
     fallback: str = "policy"
     # The tracker resolves "the blue water bottle" against the customer's orders.
     match_descriptions: bool = True
+    # How: "embeddings" (dialogue.personalization.orders: MiniLM + words + relative dates; the
+    # encoder loads on the first description) or "words" (the rule-based agent's matcher).
+    order_resolver: str = "embeddings"
     # Where the ranker's checkpoint carries a meaning reader (ranker.meaning, learned from the
     # transcripts), let it tell the tracker what a message means where the tracker's own NLU read
     # nothing: an issue in an opening, a yes or no to a cancellation's confirmation question, a
@@ -123,8 +127,13 @@ class NeuralAgent:
         self.config = config or PipelineConfig()
         self.name = name
         rules = RulesConfig(match_descriptions=self.config.match_descriptions)
+        describe = self._order_resolver()
         self.tracker = RulesAgent(
-            rules, catalog=self.catalog, execute_cancel=False, name=f"{name}-tracker"
+            rules,
+            catalog=self.catalog,
+            execute_cancel=False,
+            name=f"{name}-tracker",
+            describe=describe,
         )
         # The same tracker, told what the message means (``TurnContext.customer_meaning``, set by
         # this agent from the meaning reader, never by the customer).
@@ -135,7 +144,18 @@ class NeuralAgent:
             execute_cancel=False,
             read_meaning=True,
             name=f"{name}-reader",
+            describe=describe,
         )
+
+    def _order_resolver(self) -> DescribeOrders | None:
+        if self.config.order_resolver == "words":
+            return None
+        if self.config.order_resolver != "embeddings":
+            raise ValueError(f"unknown order_resolver {self.config.order_resolver!r}")
+        from dialogue.personalization.orders import OrderResolver
+
+        soft = getattr(self.ranker, "soft_tokens", None)  # its item vectors, where it has them
+        return OrderResolver(artifact=soft.artifact if soft is not None else None).resolve
 
     # ---- auto mode -----------------------------------------------------------------------
     def respond(

@@ -25,7 +25,7 @@ from dialogue.policy import (
     refund_fact,
 )
 from dialogue.responder import TemplateResponder
-from dialogue.rules_orders import OrderIdentifier
+from dialogue.rules_orders import DescribeOrders, OrderIdentifier
 from dialogue.slots import SlotValue, order_slots, profile_slots
 from dialogue.state import Awaiting, DialogueState
 from dialogue.store import repository
@@ -66,6 +66,7 @@ class RulesAgent:
         name: str = "rules",
         execute_cancel: bool = True,
         read_meaning: bool = False,
+        describe: DescribeOrders | None = None,
     ) -> None:
         self.config = config or RulesConfig()
         # False makes the agent a tracker for the neural pipeline: it proposes ``cancel_done``
@@ -84,6 +85,9 @@ class RulesAgent:
             self._say,
             match_descriptions=self.config.match_descriptions,
             max_order_misses=self.config.max_order_misses,
+            # How descriptions find orders: the word matcher by default; the neural pipeline
+            # passes the embedding resolver (dialogue.personalization.orders).
+            describe=describe,
         )
 
     # ---- the flowchart -------------------------------------------------------------------
@@ -138,7 +142,9 @@ class RulesAgent:
         if record is None:  # the customer row vanished: never guess
             return self._say("handoff", state, ctx)
         if state.intent is None:
-            state = self._orders.note_without_intent(state, parse, record, just_authenticated)
+            state = self._orders.note_without_intent(
+                state, parse, record, just_authenticated, ctx.now
+            )
             if (
                 just_authenticated
                 or state.order_number

@@ -3,7 +3,8 @@ from a list, or by description — always among the authenticated customer's own
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from dialogue import nlu
 from dialogue.agent import TurnContext, TurnOutcome
@@ -13,15 +14,30 @@ from dialogue.state import Awaiting, DialogueState
 
 MAX_DISAMBIGUATION_OPTIONS = 5
 Say = Callable[..., TurnOutcome]
+# (description, the customer's own orders, now) -> the orders it fits, best first; () for none.
+DescribeOrders = Callable[[str, Sequence[OrderView], datetime], tuple[OrderView, ...]]
+
+
+def match_by_words(text: str, orders: Sequence[OrderView], now: datetime) -> tuple[OrderView, ...]:
+    """The word matcher (:func:`dialogue.nlu.match_orders_by_description`); ``now`` unused."""
+    return nlu.match_orders_by_description(text, orders)
 
 
 class OrderIdentifier:
     """Finds the order a customer means, or says what it needs to find it."""
 
-    def __init__(self, say: Say, *, match_descriptions: bool, max_order_misses: int) -> None:
+    def __init__(
+        self,
+        say: Say,
+        *,
+        match_descriptions: bool,
+        max_order_misses: int,
+        describe: DescribeOrders | None = None,
+    ) -> None:
         self._say = say
         self.match_descriptions = match_descriptions
         self.max_order_misses = max_order_misses
+        self.describe = describe or match_by_words
 
     def note_without_intent(
         self,
@@ -29,12 +45,13 @@ class OrderIdentifier:
         parse: nlu.Parse,
         record: CustomerRecord,
         just_authenticated: bool,
+        now: datetime,
     ) -> DialogueState:
         """An order named before the customer said what they want is kept for the flow to come."""
         named = [record.order(n) for n in parse.order_numbers]
         found = [o for o in named if o is not None]
         if not found and self.match_descriptions and not just_authenticated:
-            found = list(nlu.match_orders_by_description(parse.description_text, record.orders))
+            found = list(self.describe(parse.description_text, record.orders, now))
         if len(found) == 1:
             return state.update(order_number=found[0].order_number)
         return state
@@ -71,7 +88,7 @@ class OrderIdentifier:
         if parse.mentions_last_order and pool:
             matches = (pool[0],)
         elif self.match_descriptions and not (just_authenticated and parse.bare_name):
-            matches = nlu.match_orders_by_description(parse.description_text, pool)
+            matches = self.describe(parse.description_text, pool, ctx.now)
         if len(matches) == 1:
             return self.chosen(state, matches[0], parse)
         if len(matches) > 1:

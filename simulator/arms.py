@@ -23,7 +23,9 @@ def _human() -> Agent:
     return HumanAgent()
 
 
-def _neural(name: str, *, fallback: str = "policy", read_meaning: bool = True) -> Agent:
+def _neural(
+    name: str, *, fallback: str = "policy", read_meaning: bool = True, orders: str = "embeddings"
+) -> Agent:
     # The neural arm: the trained cross-attention ranker (CSBOT_RANKER_CHECKPOINT, or the
     # default path `csbot train ranker` writes); a missing checkpoint is a clear error here.
     from dialogue.config import Settings
@@ -32,7 +34,10 @@ def _neural(name: str, *, fallback: str = "policy", read_meaning: bool = True) -
 
     ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
     pipeline = PipelineConfig(
-        threshold=ranker.threshold, fallback=fallback, read_meaning=read_meaning
+        threshold=ranker.threshold,
+        fallback=fallback,
+        read_meaning=read_meaning,
+        order_resolver=orders,
     )
     return NeuralAgent(ranker, config=pipeline, name=name)
 
@@ -53,6 +58,12 @@ def _ranker_no_meaning() -> Agent:
     return _neural("ranker_no_meaning", read_meaning=False)
 
 
+def _ranker_word_orders() -> Agent:
+    # The same model, its tracker finding described orders by words alone (the rule-based
+    # matcher) instead of the embedding resolver (the ablation of dialogue.personalization.orders).
+    return _neural("ranker_word_orders", orders="words")
+
+
 ARMS: dict[str, Callable[[], Agent]] = {
     "rules": _rules,
     "rules_no_descriptions": _rules_no_descriptions,
@@ -60,6 +71,7 @@ ARMS: dict[str, Callable[[], Agent]] = {
     "ranker": _ranker,
     "ranker_handoff": _ranker_handoff,
     "ranker_no_meaning": _ranker_no_meaning,
+    "ranker_word_orders": _ranker_word_orders,
 }
 
 

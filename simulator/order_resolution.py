@@ -126,6 +126,42 @@ RESOLVERS: tuple[tuple[str, dict[str, bool] | None], ...] = (
 its signals added one at a time (the last is :class:`ResolverConfig`'s default)."""
 
 
+def non_descriptions(bank: Any) -> list[str]:
+    """Customer messages that describe no order (openers, reasons, yes/no, closings, requests
+    for a human, questions back, "that's the wrong one"): a resolver should find nothing."""
+    groups: list[Sequence[str]] = [
+        *bank.openers.values(),
+        *bank.reasons.values(),
+        bank.confirm_yes,
+        bank.confirm_no,
+        bank.closing,
+        bank.ask_human,
+        bank.question_back,
+        bank.wrong_order_reply,
+    ]
+    return sorted({p for group in groups for p in group if "{" not in p and p.strip()})
+
+
+def false_positives(
+    session: Any, messages: Sequence[str], resolve: Resolve, now: datetime, *, seed: int = 0
+) -> dict[str, Any]:
+    """How many messages that describe no order ``resolve`` still takes for one (each message
+    against a customer with two orders or more, drawn with ``seed``)."""
+    import random
+
+    rng = random.Random(seed)
+    customers = repository.customers_with_orders(session)
+    records = []
+    for customer_id in rng.sample(customers, min(len(customers), 200)):
+        record = repository.customer_record(session, customer_id)
+        if record is not None and len(record.orders) >= 2:
+            records.append(record)
+    hits = sum(bool(resolve(m, rng.choice(records).orders, now)) for m in messages)
+    low, high = proportion_confint(hits, len(messages), alpha=0.05, method="wilson")
+    return {"n": len(messages), "found_an_order": hits, "rate": round(hits / len(messages), 4),
+            "ci95": [round(float(low), 4), round(float(high), 4)]}  # fmt: skip
+
+
 def resolution_report(
     shared_data_dir: Path | None, *, seed: int = 0, limit: int | None = None
 ) -> dict[str, Any]:
@@ -175,6 +211,20 @@ def resolution_report(
                 )
                 table[label] = figures
             report["sets"][name] = {"cases": len(cases), "resolvers": table}
+            if name == "simulator":
+                messages = non_descriptions(bank)
+                report["non_descriptions"] = {
+                    label: false_positives(
+                        session,
+                        messages,
+                        string_resolver
+                        if overrides is None
+                        else OrderResolver(encoder, config=ResolverConfig(**overrides)).resolve,
+                        now,
+                        seed=seed,
+                    )
+                    for label, overrides in RESOLVERS
+                }
     return report
 
 
@@ -202,6 +252,21 @@ def write_resolution_markdown(report: dict[str, Any], path: Path) -> None:
             lines.append(
                 f"| {label} | {f['accuracy']:.3f} | [{low:.3f}, {high:.3f}] | {f['wrong']} | "
                 f"{f['asked']} | {f['missed']} | {by} | {f['ms_per_case']} |"
+            )
+        lines.append("")
+    if "non_descriptions" in report:
+        n = next(iter(report["non_descriptions"].values()))["n"]
+        lines += [
+            f"## messages that describe no order ({n}: openers, reasons, yes/no, closings, "
+            "requests for a human, questions back)",
+            "",
+            "| resolver | took one for an order | rate | 95 % CI |",
+            "|---|---|---|---|",
+        ]
+        for label, f in report["non_descriptions"].items():
+            low, high = f["ci95"]
+            lines.append(
+                f"| {label} | {f['found_an_order']} | {f['rate']:.3f} | [{low:.3f}, {high:.3f}] |"
             )
         lines.append("")
     path.write_text("\n".join(lines))

@@ -97,7 +97,9 @@ def _strip_time(text: str) -> str:
 
 @dataclass(frozen=True)
 class ResolverConfig:
-    """How the three signals combine (chosen on a development world, never the test sets)."""
+    """How the three signals combine. The thresholds were chosen on development draws (the tau2
+    world's descriptions drawn with seed 1, a simulator world of seed 11 and its messages that
+    describe no order), never on the reported sets (seed 0, the default world)."""
 
     use_content: bool = True
     use_words: bool = True
@@ -108,8 +110,11 @@ class ResolverConfig:
     # The content signal finds an order when its best line is this similar to the description,
     # or at least min_lead_content similar and min_lead ahead of every other order.
     min_content: float = 0.35
-    min_lead_content: float = 0.1
+    min_lead_content: float = 0.2
     min_lead: float = 0.08
+    # A shared word counts only when the message is this similar to some item: "what's happening
+    # with my refund" shares "refund" with no item, but may share a word with a title.
+    words_min_content: float = 0.2
 
 
 class OrderResolver:
@@ -159,6 +164,7 @@ class OrderResolver:
         found = False
         if not orders or not text.strip():
             return total, found
+        words_count = not cfg.use_content
         if cfg.use_content:
             query = _strip_time(text)
             if query:
@@ -172,11 +178,12 @@ class OrderResolver:
                     ranked[0] >= cfg.min_content
                     or (ranked[0] >= cfg.min_lead_content and gap >= cfg.min_lead)
                 )
+                words_count = bool(ranked[0] >= cfg.words_min_content)
         if cfg.use_words:
             words = np.asarray(nlu.description_scores(text, orders))
             if words.max() > 0:
                 total += cfg.word_weight * words / words.max()
-                found = True
+                found = found or words_count
         if cfg.use_time:
             window = time_window(text, now)
             if window is not None:
