@@ -189,6 +189,30 @@ def experiment_report(
     typer.echo(f"figures: {done.files.json_path}")
 
 
+@experiment_app.command("paired")
+def experiment_paired(
+    store_a: Annotated[Path, typer.Argument(help="experiment store (SQLite file) of run A")],
+    store_b: Annotated[Path, typer.Argument(help="the same spec's store of run B")],
+    arm: Annotated[str, typer.Option(help="the arm whose agent differs between the runs")],
+) -> None:
+    """Compare two runs of one spec (another model behind ``--arm``) on paired first contacts."""
+    from simulator.paired import PairedError, compare_runs
+
+    try:
+        result = compare_runs(store_a, store_b, arm)
+    except PairedError as exc:
+        _fail(str(exc))
+        return
+    low, high = result.ci95
+    typer.echo(
+        f"{arm}: {result.pairs} paired first contacts; automated A {result.automated_a} "
+        f"({result.automated_a / result.pairs:.1%}), B {result.automated_b} "
+        f"({result.automated_b / result.pairs:.1%}); only A {result.only_a}, only B "
+        f"{result.only_b}; B - A {100 * result.difference:+.1f} pts "
+        f"[95% CI {100 * low:+.1f}, {100 * high:+.1f}], McNemar p = {result.p_value:.3g}"
+    )
+
+
 @corpus_app.command("export")
 def corpus_export(
     out: Annotated[Path, typer.Option(help="folder for train/valid/test.jsonl")] = Path("corpus"),
