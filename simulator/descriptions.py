@@ -143,10 +143,7 @@ def tau2_descriptions(
                 text = f"the {_respell(noun)}"
             elif style == "option" and (opt := _option(line, rng)) is not None:
                 clash = any(
-                    (k, opt[1]) in ln.attributes and _noun(ln) == noun
-                    for o in shared
-                    for ln in o.lines
-                    for k in [opt[0]]
+                    opt in ln.attributes and _noun(ln) == noun for o in shared for ln in o.lines
                 )
                 text = None if clash else f"the {opt[1]} {noun}"
             elif style == "time":

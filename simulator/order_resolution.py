@@ -193,17 +193,19 @@ def resolution_report(
                 lambda s, now: tau2_descriptions(s, now, seed=seed, limit=limit),
             )
         )
+    resolvers: dict[str, Resolve] = {
+        label: string_resolver
+        if overrides is None
+        else OrderResolver(encoder, config=ResolverConfig(**overrides)).resolve
+        for label, overrides in RESOLVERS
+    }
     report: dict[str, Any] = {"seed": seed, "sets": {}}
     for name, fill, build in worlds:
         with scratch_world(fill) as session:
             now = world_now(session)
             cases = build(session, now)
             table: dict[str, Any] = {}
-            for label, overrides in RESOLVERS:
-                if overrides is None:
-                    resolve: Resolve = string_resolver
-                else:
-                    resolve = OrderResolver(encoder, config=ResolverConfig(**overrides)).resolve
+            for label, resolve in resolvers.items():
                 started = time.perf_counter()
                 figures = measure_resolution(session, cases, resolve, now).to_dict()
                 figures["ms_per_case"] = round(
@@ -214,16 +216,8 @@ def resolution_report(
             if name == "simulator":
                 messages = non_descriptions(bank)
                 report["non_descriptions"] = {
-                    label: false_positives(
-                        session,
-                        messages,
-                        string_resolver
-                        if overrides is None
-                        else OrderResolver(encoder, config=ResolverConfig(**overrides)).resolve,
-                        now,
-                        seed=seed,
-                    )
-                    for label, overrides in RESOLVERS
+                    label: false_positives(session, messages, resolve, now, seed=seed)
+                    for label, resolve in resolvers.items()
                 }
     return report
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dialogue.domain import OrderLine
 from dialogue.store import models
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ItemText",
     "OrderItems",
     "item_text",
+    "line_item",
     "load_history",
     "world_fingerprint",
 ]
@@ -51,6 +53,11 @@ class ItemText:
     category: str
     attributes: tuple[tuple[str, str], ...]
     description: str = ""
+
+
+def line_item(line: OrderLine) -> ItemText:
+    """An order line's item as personalization reads it (no description on a line)."""
+    return ItemText(line.sku, line.title, line.category, line.attributes)
 
 
 def item_text(item: ItemText) -> str:

@@ -29,7 +29,7 @@ from dialogue import nlu
 from dialogue.domain import OrderLine, OrderView
 from dialogue.personalization.artifact import PersonalizationArtifact
 from dialogue.personalization.content import SentenceEncoder
-from dialogue.personalization.history import ItemText, item_text
+from dialogue.personalization.history import item_text, line_item
 
 __all__ = ["OrderResolver", "ResolverConfig", "time_window"]
 
@@ -144,9 +144,7 @@ class OrderResolver:
                 if row is not None and self.artifact is not None:
                     self._lines[key] = self.artifact.item_content[row]
                 else:
-                    todo[key] = item_text(
-                        ItemText(line.sku, line.title, line.category, line.attributes)
-                    )
+                    todo[key] = item_text(line_item(line))
         if todo:
             vectors = self.encoder(list(todo.values()))
             with self._lock:

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dialogue.domain import CustomerRecord, OrderLine
+from dialogue.domain import CustomerRecord
 from dialogue.personalization.artifact import Mode, PersonalizationArtifact
 from dialogue.personalization.cf import CustomerFoldIn
 from dialogue.personalization.content import CONTENT_DIM, SentenceEncoder
-from dialogue.personalization.history import ItemText, OrderItems, item_text
+from dialogue.personalization.history import ItemText, OrderItems, item_text, line_item
 
 __all__ = ["SoftTokens", "orders_of"]
 
@@ -38,10 +38,6 @@ def orders_of(record: CustomerRecord) -> list[OrderItems]:
         OrderItems(o.order_number, o.placed_at, tuple(line.sku for line in o.lines if line.sku))
         for o in record.orders
     ]
-
-
-def _line_text(line: OrderLine) -> ItemText:
-    return ItemText(line.sku, line.title, line.category, line.attributes)
 
 
 class SoftTokens:
@@ -84,7 +80,7 @@ class SoftTokens:
 
     def for_record(self, record: CustomerRecord, order_number: str | None = None) -> Tensor:
         """The sequence for an authenticated customer's record as the store holds it now."""
-        texts = {line.sku: _line_text(line) for o in record.orders for line in o.lines if line.sku}
+        texts = {line.sku: line_item(line) for o in record.orders for line in o.lines if line.sku}
         return self.sequence(record.profile.id, orders_of(record), order_number, texts)
 
     def for_customer(self, customer_id: int | None, order_number: str | None = None) -> Tensor:
