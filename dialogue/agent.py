@@ -66,6 +66,9 @@ class AgentReply:
     # The template facts the reply was chosen under (the tracker's view of this turn); None where
     # the arm does not say. The ranker's candidates are the templates these facts allow.
     facts: frozenset[str] | None = None
+    # True for a generated draft: its words are the model's own, so a reader (the simulated
+    # customer) reads the act and the facts from the text, not from ``act`` and ``slots``.
+    generated: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dialogue.store.session import (
     make_session_factory,
     upgrade,
 )
+from generator.cli import generator_app
 from ranker.cli import ranker_app, train_app
 from simulator.cli import corpus_app, experiment_app
 
@@ -35,6 +36,7 @@ app.add_typer(experiment_app, name="experiment")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(train_app, name="train")
 app.add_typer(ranker_app, name="ranker")
+app.add_typer(generator_app, name="generator")
 app.add_typer(personalize_app, name="personalize")
 
 DatabaseOption = Annotated[

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         """Where the ranker checkpoint is read from and written to."""
         return self.ranker_checkpoint or self.data_dir / "models" / "ranker.pt"
 
+    # The trained generator (``csbot train generator`` writes it); None means
+    # data_dir/models/generator.pt.
+    generator_checkpoint: Path | None = None
+
+    def resolved_generator_checkpoint(self) -> Path:
+        """Where the generator checkpoint is read from and written to."""
+        return self.generator_checkpoint or self.data_dir / "models" / "generator.pt"
+
     # The personalization artifact (``csbot personalize fit`` writes it); None means
     # data_dir/models/personalization.npz.
     personalization_artifact: Path | None = None

@@ -8,11 +8,20 @@ off. A reply bound to ``cancel_order`` runs the cancellation through :mod:`dialo
 when the tracker established the customer's explicit yes for this very order (the
 ``cancel_confirmed`` fact, which is the only way a ``cancel_done`` template becomes a candidate).
 Agent-assist (:meth:`NeuralAgent.assist`) runs the same steps in a rolled-back savepoint and
-returns the top 4 instead of sending.
+returns the top 4 (and the generator's draft, flagged when it is not grounded) instead of
+sending.
+
+With a generator (``generator.drafter``), two more modes: ``generator`` sends the first grounded
+draft whose act is one the candidate templates allow (otherwise it hands off), and ``hybrid``
+lets the ranker score grounded drafts beside the templates and sends whichever wins. A draft is
+sent under exactly the gates a template is: its act's bound action runs only where that act's
+template would be a candidate (``cancel_done`` only after the explicit yes), and a draft that
+claims anything the store does not hold, or an action that is not running, is never sent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,12 +39,17 @@ from dialogue.rules_orders import DescribeOrders
 from dialogue.state import Awaiting, DialogueState
 from dialogue.store import repository
 from dialogue.text import CustomerMessage
+from generator.drafter import Draft, Generator
+from generator.grounding import StoreFacts
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
 from ranker.features import profile_features, tracker_signals, tracker_view
 from ranker.scorer import Ranker, Ranking
 from templates import ACT_INTENT, Catalog, TemplateEntry, load_catalog
+from templates.catalog import SLOTS
 
-__all__ = ["LIST_SCORE_KEY", "NeuralAgent", "PipelineConfig", "Suggestion"]
+__all__ = ["LIST_SCORE_KEY", "MODES", "NeuralAgent", "PipelineConfig", "Suggestion"]
+
+MODES = ("ranker", "generator", "hybrid")
 
 _SCORES_KEPT = 20
 
@@ -80,6 +94,11 @@ class PipelineConfig:
     # switch to the other issue (see NeuralAgent._track). Off: the tracker's NLU alone (the
     # ablation, arm ``ranker_no_meaning``).
     read_meaning: bool = True
+    # What chooses the reply: "ranker" (templates), "generator" (grounded drafts, else hand-off)
+    # or "hybrid" (the ranker over templates and grounded drafts). The last two need a generator.
+    mode: str = "ranker"
+    drafts: int = 1  # drafts per turn
+    draft_method: str = "greedy"  # greedy | beam | sample
 
 
 # The readings the agent acts on, per situation (ranker.meaning): "out_of_scope" and "other"
@@ -102,14 +121,28 @@ class Suggestion:
     action: str | None
 
 
+@dataclass(frozen=True)
+class TurnView:
+    """What one turn's choice reads: the ranker's turn, soft tokens per model, the candidates
+    and the store's facts for grounding."""
+
+    turn: RankTurn
+    soft: Tensor | None  # the ranker's
+    generator_soft: Tensor | None  # the generator's (its own vectors)
+    candidates: list[TemplateEntry]
+    store: StoreFacts
+
+
 class NeuralAgent:
     """The ranker arm (implements :class:`dialogue.agent.Agent`).
 
     Args:
         ranker: Scores candidates (the trained :class:`ranker.scorer.NeuralRanker` or a fake).
         catalog: The templates; the ranker's catalog.
-        config: Threshold and tracker options.
+        config: Threshold, tracker options and mode.
         name: The arm's name.
+        generator: Drafts free-text replies (modes "generator" and "hybrid"; agent-assist shows
+            its draft in any mode).
     """
 
     def __init__(
@@ -119,13 +152,20 @@ class NeuralAgent:
         catalog: Catalog | None = None,
         config: PipelineConfig | None = None,
         name: str = "ranker",
+        generator: Generator | None = None,
     ) -> None:
         from dialogue.rules import RulesConfig
 
         self.ranker = ranker
+        self.generator = generator
         self.catalog = catalog or load_catalog()
         self.config = config or PipelineConfig()
+        if self.config.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.config.mode!r}")
+        if self.config.mode != "ranker" and generator is None:
+            raise ValueError(f"mode {self.config.mode!r} needs a generator")
         self.name = name
+        self._titles: frozenset[str] | None = None
         rules = RulesConfig(match_descriptions=self.config.match_descriptions)
         describe = self._order_resolver()
         self.tracker = RulesAgent(
@@ -161,7 +201,8 @@ class NeuralAgent:
     def respond(
         self, session: Session, state: DialogueState, message: CustomerMessage, ctx: TurnContext
     ) -> TurnOutcome:
-        """One auto-mode turn: track, rank, hand off or send (and act only through actions)."""
+        """One auto-mode turn: track, choose (rank, draft or both), hand off or send (and act
+        only through actions)."""
         ctx = replace(ctx, customer_meaning=None)  # a simulated customer's meaning is never read
         proposal = self._track(session, state, message, ctx)
         if message.problem is not None:
@@ -170,8 +211,12 @@ class NeuralAgent:
             # The tracker's hand-offs are gates in code (failed-login limit, a vanished customer
             # record, a request for a human, out of scope): no ranking overrides them.
             return proposal
-        turn, soft = self._turn(session, state, message, ctx, proposal)
-        ranking = self.ranker.rank(turn, soft)
+        view = self._view(session, state, message, ctx, proposal)
+        if self.config.mode == "generator":
+            return self._send_generated(session, state, ctx, proposal, view)
+        drafts = self._grounded_drafts(view) if self.config.mode == "hybrid" else []
+        extra = {f"draft:{i}": d for i, d in enumerate(drafts)}
+        ranking = self._rank(view, extra)
         scores = _scores(ranking)
         if ranking.ranked and ranking.list_prob >= self.config.threshold:
             top = ranking.ranked[0].entry
@@ -181,9 +226,48 @@ class NeuralAgent:
             top = self.catalog.get(proposal.reply.template_id)
         else:
             return self._handoff(proposal.state, state, ctx, scores)
+        draft = extra.get(top.id)
+        if draft is not None:
+            return self._send(
+                session, state, ctx, proposal, view, _act_entry(view, draft), scores, draft=draft
+            )
+        return self._send(session, state, ctx, proposal, view, top, scores)
+
+    def _send_generated(
+        self,
+        session: Session,
+        state: DialogueState,
+        ctx: TurnContext,
+        proposal: TurnOutcome,
+        view: TurnView,
+    ) -> TurnOutcome:
+        """Mode "generator": the first grounded draft, or a hand-off."""
+        drafts = self._grounded_drafts(view)
+        scores = {f"draft:{i}": round(d.logprob, 4) for i, d in enumerate(drafts)}
+        if not drafts:
+            return self._handoff(proposal.state, state, ctx, scores)
+        draft = drafts[0]
+        return self._send(
+            session, state, ctx, proposal, view, _act_entry(view, draft), scores, draft=draft
+        )
+
+    def _send(
+        self,
+        session: Session,
+        state: DialogueState,
+        ctx: TurnContext,
+        proposal: TurnOutcome,
+        view: TurnView,
+        top: TemplateEntry,
+        scores: dict[str, float],
+        *,
+        draft: Draft | None = None,
+    ) -> TurnOutcome:
+        """Send ``top`` (a template, or the act entry a grounded draft speaks for) through the
+        gates: a safe option under this turn's facts, and a cancellation only when confirmed."""
         slots = proposal.reply.slots or {}
         facts = proposal.reply.facts or frozenset()
-        if top.id not in {e.id for e in candidate_entries(self.catalog.entries, facts, slots)}:
+        if top.id not in {e.id for e in view.candidates}:
             return self._handoff(proposal.state, state, ctx, scores)  # not a safe option
         if top.action == "cancel_order":
             if proposal.reply.act != "cancel_done" or "cancel_confirmed" not in facts:
@@ -197,18 +281,50 @@ class NeuralAgent:
             else _effects(proposal.state, state, top)
         )
         reply = AgentReply(
-            text=self.catalog.render(top.id, dict(slots)),
+            text=draft.text if draft is not None else self.catalog.render(top.id, dict(slots)),
             act=top.act,
-            template_id=top.id,
+            template_id=None if draft is not None else top.id,
             action=top.action,
             scores=scores,
-            slots=dict(slots),
+            # A draft states what its words state (grounded against these slots): readers read
+            # the text.
+            slots=None if draft is not None else dict(slots),
             facts=proposal.reply.facts,
+            generated=draft is not None,
         )
         prefetch = getattr(self.ranker, "prefetch", None)
         if prefetch is not None:  # the reply is next turn's context: encode it off that path
             prefetch([reply.text])
         return TurnOutcome(reply=reply, state=next_state)
+
+    def _grounded_drafts(self, view: TurnView) -> list[Draft]:
+        """The generator's drafts for this turn whose act a candidate allows and that passed
+        grounding; best first."""
+        return [d for d in self._drafts(view) if d.grounded and d.act is not None]
+
+    def _drafts(self, view: TurnView) -> list[Draft]:
+        if self.generator is None:
+            return []
+        acts = {e.act for e in view.candidates}
+        return self.generator.drafts(
+            view.turn,
+            view.generator_soft,
+            allowed_acts=acts,
+            store=view.store,
+            n=self.config.drafts,
+            method=self.config.draft_method,
+        )
+
+    def _rank(self, view: TurnView, extra: Mapping[str, Draft]) -> Ranking:
+        """The ranker's scores over the templates and, in mode "hybrid", the grounded drafts."""
+        if not extra:
+            return self.ranker.rank(view.turn, view.soft)
+        entries = [_draft_entry(key, d, view) for key, d in extra.items()]
+        rank_with = getattr(self.ranker, "rank_with", None)
+        if rank_with is None:  # a ranker that cannot read free text ranks templates only
+            return self.ranker.rank(view.turn, view.soft)
+        ranking: Ranking = rank_with(view.turn, view.soft, extra=entries)
+        return ranking
 
     # ---- agent-assist ----------------------------------------------------------------------
     def assist(
@@ -222,14 +338,28 @@ class NeuralAgent:
     ) -> tuple[list[Suggestion], float]:
         """The top ``k`` suggestions (best template of each of the best acts) and the list's
         probability. Nothing is written: the tracker runs in a savepoint that is rolled back."""
+        suggestions, list_prob, _ = self.assist_with_draft(session, state, message, ctx, k=k)
+        return suggestions, list_prob
+
+    def assist_with_draft(
+        self,
+        session: Session,
+        state: DialogueState,
+        message: CustomerMessage,
+        ctx: TurnContext,
+        *,
+        k: int = 4,
+    ) -> tuple[list[Suggestion], float, Draft | None]:
+        """:meth:`assist` plus the generator's best draft (None without a generator). The draft
+        is shown whether or not it is grounded; :attr:`Draft.grounding` says what is wrong."""
         ctx = replace(ctx, customer_meaning=None)  # a simulated customer's meaning is never read
         nested = session.begin_nested()
         try:
             proposal = self._track(session, state, message, ctx)
-            turn, soft = self._turn(session, state, message, ctx, proposal)
+            view = self._view(session, state, message, ctx, proposal)
         finally:
             nested.rollback()
-        ranking = self.ranker.rank(turn, soft)
+        ranking = self.ranker.rank(view.turn, view.soft)
         slots = dict(proposal.reply.slots or {})
         suggestions = [
             Suggestion(
@@ -241,7 +371,8 @@ class NeuralAgent:
             )
             for r in ranking.top_acts(k)
         ]
-        return suggestions, ranking.list_prob
+        drafts = self._drafts(view) if message.problem is None else []
+        return suggestions, ranking.list_prob, (drafts[0] if drafts else None)
 
     # ---- pieces ----------------------------------------------------------------------------
     def _track(
@@ -274,39 +405,61 @@ class NeuralAgent:
             session, state, message, replace(ctx, customer_meaning=reading.label)
         )
 
-    def _turn(
+    def _view(
         self,
         session: Session,
         before: DialogueState,
         message: CustomerMessage,
         ctx: TurnContext,
         proposal: TurnOutcome,
-    ) -> tuple[RankTurn, Tensor | None]:
-        """The turn to rank, and its personalization soft tokens (None: the ranker reads none;
-        empty before authentication)."""
+    ) -> TurnView:
+        """The turn to choose for, its personalization soft tokens (None: the model reads none;
+        empty before authentication), the candidates and the store's facts for grounding."""
         customer_id = proposal.state.customer_id
         profile: dict[str, Any] | None = None
         soft_for = getattr(self.ranker, "soft_for_record", None)
+        gen_soft_for = getattr(self.generator, "soft_for_record", None)
         soft: Tensor | None = torch.zeros(1, 0, 0) if soft_for is not None else None
+        gen_soft: Tensor | None = torch.zeros(1, 0, 0)
         if customer_id is not None:  # no account data before authentication
             record = repository.customer_record(session, customer_id)
             profile = profile_features(record, ctx.now) if record is not None else None
             if record is not None and soft_for is not None:
                 soft = soft_for(record, proposal.state.order_number)
+            if record is not None and gen_soft_for is not None:
+                gen_soft = gen_soft_for(record, proposal.state.order_number)
         context = tuple(
             (CUSTOMER if speaker == "customer" else REP, text) for speaker, text in ctx.history
         ) + ((CUSTOMER, message.text),)
+        facts = proposal.reply.facts or frozenset()
+        slots = dict(proposal.reply.slots or {})
         turn = RankTurn(
             context=context,
-            facts=proposal.reply.facts or frozenset(),
-            slots=dict(proposal.reply.slots or {}),
+            facts=facts,
+            slots=slots,
             profile=profile,
             tracker=tracker_view(before)
             | tracker_signals(
                 nlu.parse(message.text, self.tracker.classifier), before, proposal.state
             ),
         )
-        return turn, soft
+        store = StoreFacts(
+            slots=slots,
+            facts=facts,
+            catalog_titles=self._catalog_titles(session)
+            if self.generator is not None
+            else frozenset(),
+            # The confirmed cancellation runs before a cancel_done reply is sent (or the turn
+            # hands off), so only that act may say it was done.
+            executed_action="cancel_order" if "cancel_confirmed" in facts else None,
+        )
+        candidates = candidate_entries(self.catalog.entries, facts, slots)
+        return TurnView(turn, soft, gen_soft, candidates, store)
+
+    def _catalog_titles(self, session: Session) -> frozenset[str]:
+        if self._titles is None:
+            self._titles = repository.catalog_titles(session)
+        return self._titles
 
     def _cancel(
         self,
@@ -425,6 +578,32 @@ def _effects(tracked: DialogueState, before: DialogueState, entry: TemplateEntry
     elif entry.action == "end_conversation":
         state = state.update(ended=True, awaiting=None)
     return state
+
+
+def _act_entry(view: TurnView, draft: Draft) -> TemplateEntry:
+    """The candidate template a draft speaks for: the first of its act (its bound action and
+    its effect on the dialogue state are the act's)."""
+    for entry in view.candidates:
+        if entry.act == draft.act:
+            return entry
+    raise LookupError(f"no candidate of act {draft.act!r}")  # drafts are constrained to these
+
+
+def _draft_entry(key: str, draft: Draft, view: TurnView) -> TemplateEntry:
+    """A grounded draft as a rankable entry: its words, with placeholders as the ranker reads
+    template variables."""
+    base = _act_entry(view, draft)
+    source = re.sub(r"\[([a-z_]+)\]", r"{{ \1 }}", draft.template_text)
+    used = tuple(sorted(set(re.findall(r"\[([a-z_]+)\]", draft.template_text)) & set(SLOTS)))
+    return TemplateEntry(
+        id=key,
+        intent=base.intent,
+        act=base.act,
+        slots=used,
+        preconditions=frozenset(),
+        action=base.action,
+        source=source,
+    )
 
 
 def _scores(ranking: Ranking) -> dict[str, float]:

@@ -7,6 +7,7 @@ cross-attention over the candidates its facts allow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,11 @@ class NeuralRanker:
     @torch.inference_mode()
     def _encode_catalog(self) -> Tensor:
         # Small batches: the catalog is encoded once, and padding a large batch is a memory peak.
-        states = self.encoder.encode([template_text(e.source) for e in self.entries], batch_size=8)
+        return self._encode_texts([template_text(e.source) for e in self.entries])
+
+    def _encode_texts(self, texts: Sequence[str]) -> Tensor:
+        """(N, Q, d) candidate summaries of template-like texts."""
+        states = self.encoder.encode(list(texts), batch_size=8)
         T = max(s.size(0) for s in states)
         padded = torch.zeros(len(states), min(T, self.cfg.max_template_tokens), 384)
         pad = torch.ones(padded.shape[:2], dtype=torch.bool)
@@ -209,12 +214,26 @@ class NeuralRanker:
                 customer's live record).
             drop_acts: Acts whose templates are left out (the list-head evaluation).
         """
+        return self.rank_with(turn, soft, drop_acts=drop_acts)
+
+    @torch.inference_mode()
+    def rank_with(
+        self,
+        turn: RankTurn,
+        soft: Tensor | None = None,
+        *,
+        extra: Sequence[TemplateEntry] = (),
+        drop_acts: frozenset[str] = frozenset(),
+    ) -> Ranking:
+        """:meth:`rank`, with ``extra`` free-text candidates (generated drafts, written as
+        template sources) scored beside the templates. Their safety is the caller's to check:
+        they are scored, not filtered."""
         entries = [
             e
             for e in candidate_entries(self.entries, turn.facts, turn.slots)
             if e.act not in drop_acts
         ]
-        if not entries:
+        if not entries and not extra:
             return Ranking(ranked=(), list_prob=0.0)
         texts = [text for _, _, text in context_window(turn.context, self.cfg)]
         states_of = dict(zip(texts, self.encoder.encode(texts), strict=True))
@@ -222,8 +241,12 @@ class NeuralRanker:
         if soft is None and self.soft_tokens is not None:
             soft = turn_soft(self.soft_tokens, turn).unsqueeze(0)
         memory = self.model.memory(ctx, ctx_pad, spk, age, feats, soft)
-        rows = torch.tensor([self._row[e.id] for e in entries])
-        cand = self._candidates[rows].unsqueeze(0)  # (1, N, Q, d)
+        rows = torch.tensor([self._row[e.id] for e in entries], dtype=torch.long)
+        cand = self._candidates[rows]  # (N, Q, d)
+        if extra:
+            cand = torch.cat([cand, self._encode_texts([template_text(e.source) for e in extra])])
+            entries = [*entries, *extra]
+        cand = cand.unsqueeze(0)  # (1, N, Q, d)
         said = context_text(turn)
         slot_rows = [slot_signal(e.slots, turn.slots, said) for e in entries]
         S = max(1, max(len(s) for s in slot_rows))

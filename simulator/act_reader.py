@@ -71,7 +71,7 @@ def act_classifier() -> IntentClassifier:
 
 def read_act(reply: AgentReply) -> str:
     """The reply's act as the customer understands it."""
-    if reply.act in ACTS:
+    if reply.act in ACTS and not reply.generated:
         return reply.act
     act, _confidence = act_classifier().predict(reply.text)
     return act

@@ -24,22 +24,35 @@ def _human() -> Agent:
 
 
 def _neural(
-    name: str, *, fallback: str = "policy", read_meaning: bool = True, orders: str = "embeddings"
+    name: str,
+    *,
+    fallback: str = "policy",
+    read_meaning: bool = True,
+    orders: str = "embeddings",
+    mode: str = "ranker",
 ) -> Agent:
     # The neural arm: the trained cross-attention ranker (CSBOT_RANKER_CHECKPOINT, or the
     # default path `csbot train ranker` writes); a missing checkpoint is a clear error here.
+    # Modes "generator" and "hybrid" also load the generator (CSBOT_GENERATOR_CHECKPOINT, or
+    # the path `csbot train generator` writes).
     from dialogue.config import Settings
     from dialogue.pipeline import NeuralAgent, PipelineConfig
+    from generator.drafter import Drafter
     from ranker.scorer import NeuralRanker
 
-    ranker = NeuralRanker.load(Settings().resolved_ranker_checkpoint())
+    settings = Settings()
+    ranker = NeuralRanker.load(settings.resolved_ranker_checkpoint())
+    generator = None
+    if mode != "ranker":
+        generator = Drafter.load(settings.resolved_generator_checkpoint())
     pipeline = PipelineConfig(
         threshold=ranker.threshold,
         fallback=fallback,
         read_meaning=read_meaning,
         order_resolver=orders,
+        mode=mode,
     )
-    return NeuralAgent(ranker, config=pipeline, name=name)
+    return NeuralAgent(ranker, config=pipeline, name=name, generator=generator)
 
 
 def _ranker() -> Agent:
@@ -64,6 +77,17 @@ def _ranker_word_orders() -> Agent:
     return _neural("ranker_word_orders", orders="words")
 
 
+def _generator() -> Agent:
+    # Auto mode with the generator: the same tracker and gates; the first grounded draft whose
+    # act a candidate template allows is sent, otherwise the contact is handed off.
+    return _neural("generator", mode="generator")
+
+
+def _hybrid() -> Agent:
+    # The ranker chooses among the candidate templates and the grounded drafts.
+    return _neural("hybrid", mode="hybrid")
+
+
 ARMS: dict[str, Callable[[], Agent]] = {
     "rules": _rules,
     "rules_no_descriptions": _rules_no_descriptions,
@@ -72,6 +96,8 @@ ARMS: dict[str, Callable[[], Agent]] = {
     "ranker_handoff": _ranker_handoff,
     "ranker_no_meaning": _ranker_no_meaning,
     "ranker_word_orders": _ranker_word_orders,
+    "generator": _generator,
+    "hybrid": _hybrid,
 }
 
 
@@ -102,11 +128,12 @@ def build_agent(name: str) -> Agent:
         raise UnknownArm(f"unknown arm {name!r}; known arms: {', '.join(sorted(ARMS))}") from None
     key = (name, factory)
     if key not in _BUILT:
+        from generator.checkpoint import GeneratorCheckpointError
         from ranker.checkpoint import CheckpointError
         from ranker.encoder import EncoderUnavailable
 
         try:
             _BUILT[key] = factory()
-        except (CheckpointError, EncoderUnavailable) as exc:
+        except (CheckpointError, EncoderUnavailable, GeneratorCheckpointError) as exc:
             raise ArmNotReady(f"arm {name!r} is not ready: {exc}") from exc
     return _BUILT[key]

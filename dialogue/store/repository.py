@@ -247,3 +247,9 @@ def customers_with_orders(session: Session, *, limit: int | None = None) -> list
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query).all())
+
+
+def catalog_titles(session: Session) -> frozenset[str]:
+    """Every item title the store sells, lowercase (grounding recognises item names by them)."""
+    rows = session.scalars(select(models.CatalogItem.title).distinct()).all()
+    return frozenset(t.lower() for t in rows if t)
