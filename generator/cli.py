@@ -43,6 +43,9 @@ def train_generator_command(
     lr: Annotated[float, typer.Option(min=0.0)] = 3e-4,
     max_examples: Annotated[int | None, typer.Option(min=1, help="cap on training turns")] = None,
     max_minutes: Annotated[float, typer.Option(min=0.05, help="stop training after this")] = 25.0,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="stop after this many steps (LR decays over them)")
+    ] = None,
     profile: Annotated[bool, typer.Option(help="off: no profile line in the prompt")] = True,
     personalization: Annotated[
         Path | None, typer.Option(help="read soft tokens from this artifact (default: none)")
@@ -94,6 +97,7 @@ def train_generator_command(
         lr=lr,
         seed=seed,
         max_minutes=max_minutes,
+        max_steps=max_steps,
         max_train_examples=max_examples,
     )
     try:

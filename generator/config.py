@@ -87,6 +87,7 @@ class TrainConfig:
     # Wall-clock ceiling: training stops after the step that crosses it (the default model must
     # train on a 2-core CPU in at most 30 minutes).
     max_minutes: float = 25.0
+    # A step ceiling (None: the epochs). Set, the learning rate decays over these steps alone,
+    # whatever the clock says: ablations match another run's steps exactly.
+    max_steps: int | None = None
     max_train_examples: int | None = None
-    # Bitext replies (../shared/data) mixed in as extra examples when present; 0 turns them off.
-    bitext_examples: int = 0

@@ -199,6 +199,8 @@ def train_generator(
     optim = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     per_epoch = math.ceil(len(examples) / tcfg.batch_size)
     total = max(1, per_epoch * tcfg.epochs)
+    if tcfg.max_steps is not None:
+        total = min(total, tcfg.max_steps)
 
     budget = tcfg.max_minutes * 60
     deadline = started + budget
@@ -208,6 +210,8 @@ def train_generator(
         if step < tcfg.warmup_steps:
             return (step + 1) / tcfg.warmup_steps
         by_steps = (step - tcfg.warmup_steps) / max(1, total - tcfg.warmup_steps)
+        if tcfg.max_steps is not None:
+            return max(0.05, 1 - by_steps)
         by_time = (time.perf_counter() - started) / budget
         return max(0.05, 1 - max(by_steps, by_time))
 
@@ -226,7 +230,7 @@ def train_generator(
             last = loss.item()
             if progress is not None and step % 25 == 0:
                 progress(f"epoch {epoch} step {step}/{total} loss {last:.3f}")
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or step >= total:
                 stopped = True
                 break
         if stopped:
@@ -240,6 +244,6 @@ def train_generator(
         seconds=round(time.perf_counter() - started, 1),
         final_loss=round(last, 4),
         valid_loss=round(valid_loss, 4),
-        stopped_early=stopped,
+        stopped_early=step < per_epoch * tcfg.epochs,
         reply_vocab=int(vocab.numel()),
     )
