@@ -111,7 +111,10 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--prompts", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 2)")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     drafter, source = _drafter(args.checkpoint)
     turns = _prompts(args.corpus, args.prompts)
     lengths = [len(drafter.prompt_ids(t)) for t in turns]
