@@ -55,17 +55,32 @@ _STATUS_CLAIMS: tuple[tuple[re.Pattern[str], frozenset[str], str], ...] = (
     ),
     (
         re.compile(
-            r"\brefund(ed)? (has been |was )?(completed|processed|issued|sent)\b|"
-            r"\bwas refunded\b|\bhas been refunded\b",
+            r"\brefund\b[^.!?]{0,40}?\b(is|was|has been) (all done|complete|completed|finished|"
+            r"processed|issued|sent)\b|\bhas gone through\b|\bwas (credited|refunded|returned|"
+            r"paid back)\b|\bhas been refunded\b|\b(went|paid) back to\b",
             re.I,
         ),
         frozenset({"refund_completed"}),
         "refund completed",
     ),
     (
-        re.compile(r"\brefund is (in progress|on its way|being processed)\b", re.I),
+        re.compile(
+            r"\brefund\b[^.!?]{0,40}?\b(is|are) (in progress|underway|in motion|on its way|"
+            r"being processed|heading back|headed back)\b|\bis being refunded\b|"
+            r"\bis on its way back\b",
+            re.I,
+        ),
         frozenset({"refund_in_progress"}),
         "refund in progress",
+    ),
+    (
+        re.compile(
+            r"\b(return|item)\b[^.!?]{0,30}?\b(hasn't|has not) (arrived|been received|made it "
+            r"back|reached us)\b|\brefund (hasn't|has not) started\b",
+            re.I,
+        ),
+        frozenset({"refund_not_started"}),
+        "refund not started",
     ),
     (
         re.compile(r"\brefund (attempt )?failed\b|\bcouldn't be processed\b", re.I),

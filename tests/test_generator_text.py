@@ -202,6 +202,10 @@ def _store(facts: frozenset[str] = AUTH, **kw: Any) -> StoreFacts:
         ("I can't cancel it: it was delivered on February 6, 2026.", _store(), []),
         ("Your order has been shipped.", _store(frozenset({"authenticated", "order_cancellable"})), ["states 'shipped'"]),  # noqa: E501
         ("Your refund was completed.", _store(), ["states 'refund completed'"]),
+        ("Your refund on order #W7140544 has gone through.", _store(), ["states 'refund completed'"]),  # noqa: E501
+        ("Your refund for #W7140544 is in progress.", _store(), ["states 'refund in progress'"]),  # noqa: E501
+        ("Your refund for #W7140544 is in progress.", _store(AUTH | {"refund_in_progress"}), []),  # noqa: E501
+        ("The return hasn't arrived yet.", _store(), ["states 'refund not started'"]),
         ("I've issued your refund.", _store(), ["claims to have issued a refund"]),
         ("I'm transferring you to a colleague now.", _store(), ["claims a hand-off"]),
         ("I'm transferring you to a colleague now.", _store(reply_action="handoff"), []),
@@ -213,7 +217,8 @@ def _store(facts: frozenset[str] = AUTH, **kw: Any) -> StoreFacts:
     ids=[
         "grounded", "item-and-status", "amount-and-method", "other-order", "wrong-amount",
         "wrong-date", "wrong-method", "other-item", "cancel-claim", "cancel-claim-ran",
-        "cancelled-state", "negated", "shipped-not-held", "refund-not-held", "refund-action",
+        "cancelled-state", "negated", "shipped-not-held", "refund-not-held", "refund-through",
+        "in-progress-not-held", "in-progress-held", "not-started-not-held", "refund-action",
         "handoff-claim", "handoff-real", "before-auth", "unfilled", "empty", "policy-method",
     ],
 )  # fmt: skip
