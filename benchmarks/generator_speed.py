@@ -36,11 +36,11 @@ from ranker.data import CUSTOMER, REP, RankTurn, load_turns
 NEW_TOKENS = 30
 
 
-def _drafter(path: Path | None) -> tuple[Drafter, str]:
+def _drafter(path: Path | None, layers: int | None) -> tuple[Drafter, str]:
     where = path or Settings().resolved_generator_checkpoint()
-    if where.is_file():
+    if where.is_file() and layers is None:
         return Drafter.load(where), str(where)
-    cfg = GeneratorConfig(layers=3)
+    cfg = GeneratorConfig() if layers is None else GeneratorConfig(layers=layers)
     tok = load_tokenizer(cfg)
     from generator.codec import Codec
 
@@ -112,10 +112,14 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--prompts", type=int, default=60)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 2)")
+    parser.add_argument(
+        "--layers", type=int, default=None,
+        help="time an untrained model of this many layers instead of a checkpoint",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    drafter, source = _drafter(args.checkpoint)
+    drafter, source = _drafter(args.checkpoint, args.layers)
     turns = _prompts(args.corpus, args.prompts)
     lengths = [len(drafter.prompt_ids(t)) for t in turns]
     vocab = drafter.model.reply_vocab.numel()

@@ -16,7 +16,13 @@ import torch
 from generator.config import GeneratorConfig
 from generator.model import DraftModel, ModelUnavailable, Tokenizer, build_model, load_tokenizer
 
-__all__ = ["CHECKPOINT_FORMAT", "GeneratorCheckpointError", "load_generator", "save_generator"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "GeneratorCheckpointError",
+    "load_generator",
+    "save_generator",
+    "update_meta",
+]
 
 CHECKPOINT_FORMAT = "csbot-generator/1"
 
@@ -42,9 +48,21 @@ def save_generator(path: Path, model: DraftModel, *, meta: dict[str, Any]) -> No
         "state_dict": _weights(model),
         "meta": meta,
     }
+    _write(path, payload)
+
+
+def _write(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
+
+
+def update_meta(path: Path, **meta: Any) -> None:
+    """Set metadata entries of a saved checkpoint (atomically; the weights are untouched)."""
+    load_generator(path)  # a clear error for a missing, corrupt or foreign file
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload["meta"] = {**dict(payload.get("meta") or {}), **meta}
+    _write(path, payload)
 
 
 def load_generator(path: Path) -> tuple[DraftModel, Tokenizer, dict[str, Any]]:

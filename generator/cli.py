@@ -107,7 +107,7 @@ def train_generator_command(
     except ModelUnavailable as exc:
         _fail(str(exc))
     meta: dict[str, object] = {
-        "training": result.figures(),
+        **result.meta(),
         "train_config": {k: v for k, v in vars(tcfg).items()},
         "corpus": str(folder),
     }
@@ -163,6 +163,37 @@ def evaluate_command(
         json_out.write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
     if md_out is not None:
         md_out.write_text(table)
+
+
+@generator_app.command("act-reader")
+def act_reader_command(
+    checkpoint: Annotated[Path, typer.Argument(help="generator checkpoint to update")],
+    corpus: Annotated[Path | None, typer.Option(help=_CORPUS_HELP)] = None,
+    seed: Annotated[int, typer.Option(help="the seed the generator was trained with")] = 0,
+) -> None:
+    """Fit the act reader on the corpus's training turns and store it in the checkpoint.
+
+    `csbot train generator` does this itself; a checkpoint saved without a reader grounds no
+    draft until it has one."""
+    from generator.act_check import accuracy, fit_act_reader
+    from generator.checkpoint import GeneratorCheckpointError, load_generator, update_meta
+    from generator.train import select_turns
+    from ranker.data import CorpusError, load_turns
+
+    try:
+        load_generator(checkpoint)
+    except GeneratorCheckpointError as exc:
+        _fail(str(exc))
+    folder = ensure_corpus(corpus, dialogues=8000, seed=seed)
+    try:
+        train_split = load_turns(folder / "train.jsonl")
+        valid_split = load_turns(folder / "valid.jsonl")
+    except CorpusError as exc:
+        _fail(str(exc))
+    reader = fit_act_reader(select_turns(train_split, seed=seed), seed=seed)
+    update_meta(checkpoint, act_reader=reader.to_json())
+    typer.echo(f"act reader: {len(reader.labels)} acts, validation accuracy "
+               f"{accuracy(reader, valid_split):.4f} -> {checkpoint}")  # fmt: skip
 
 
 def _catalog_titles() -> frozenset[str]:

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from dialogue.domain import CustomerRecord
 from dialogue.personalization.soft import SoftTokens
+from generator.act_check import ActReader
 from generator.checkpoint import GeneratorCheckpointError, load_generator
 from generator.codec import Codec
 from generator.data import lexicalize, prompt_parts
@@ -88,6 +89,9 @@ class Drafter:
         self.soft_tokens: SoftTokens | None = None
         if model.cfg.soft_dim > 0 and self.meta.get("personalization") is not None:
             self.soft_tokens = soft_from_meta(self.meta["personalization"], dim=model.cfg.soft_dim)
+        self.act_reader: ActReader | None = None
+        if self.meta.get("act_reader") is not None:
+            self.act_reader = ActReader.from_json(self.meta["act_reader"])
         self._stepper = stepper_for(model)
 
     @classmethod
@@ -179,7 +183,10 @@ class Drafter:
         for d in decoded:
             text = self.codec.text(d.token_ids)
             filled_text, _ = lexicalize(text.text, turn.slots)
-            checked = replace(store, act=text.act)
+            grounding = ground(filled_text, replace(store, act=text.act), finished=d.finished)
+            problem = self.act_problem(text.act, text.text)
+            if problem is not None:
+                grounding = Grounding((*grounding.problems, problem))
             out.append(
                 Draft(
                     act=text.act,
@@ -187,7 +194,22 @@ class Drafter:
                     text=filled_text,
                     logprob=d.logprob,
                     finished=d.finished,
-                    grounding=ground(filled_text, checked, finished=d.finished),
+                    grounding=grounding,
                 )
             )
         return out
+
+    def act_problem(self, act: str | None, template_text: str) -> str | None:
+        """Why the draft's words do not perform its act (None: they do).
+
+        The act reader must read the delexicalized text as the act token's act; a checkpoint
+        without a reader checks nothing, so its drafts are never grounded.
+        """
+        if act is None:
+            return None  # a draft without an act token is already ungrounded
+        if self.act_reader is None:
+            return "act unchecked: the checkpoint has no act reader"
+        reading = self.act_reader.read(template_text)
+        if reading.act != act:
+            return f"reads as {reading.act} ({reading.probability:.2f}), not {act}"
+        return None

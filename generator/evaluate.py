@@ -9,7 +9,9 @@ from them, grounded against them. Figures per model:
   reply; embedding similarity: the cosine of their all-MiniLM-L6-v2 sentence embeddings;
 - act accuracy: the draft's act is the rep's act (over all turns, and over the turns whose gold
   act the candidates allow);
-- grounding-failure rate: drafts the checker would never auto-send; unfinished drafts;
+- grounding-failure rate: drafts the checker would never auto-send (any problem, the act
+  reader's included); act-check failures alone: drafts whose words the generator's own act
+  reader (``generator.act_check``) reads as another act; unfinished drafts;
 - milliseconds per draft.
 
 Intervals are 95 % bootstrap percentiles over turns (1,000 resamples, seeded).
@@ -46,6 +48,7 @@ class GeneratorScores:
     act_accuracy: float
     act_accuracy_allowed: float
     grounding_failure: float
+    act_check_failure: float
     unfinished: float
     ms_per_draft: float
 
@@ -139,6 +142,9 @@ def evaluate_generator(
             sum(r["act"] == r["gold_act"] for r in allowed_rows) / max(len(allowed_rows), 1), 4
         ),
         grounding_failure=round(sum(not r["grounded"] for r in rows) / n, 4),
+        act_check_failure=round(
+            sum(any(p.startswith("reads as") for p in r["problems"]) for r in rows) / n, 4
+        ),
         unfinished=round(sum(not r["finished"] for r in rows) / n, 4),
         ms_per_draft=round(1000 * elapsed / n, 1),
     )
@@ -148,15 +154,15 @@ def evaluate_generator(
 def markdown_table(results: Sequence[GeneratorScores]) -> str:
     head = (
         "| model | turns | BLEU | ROUGE-L | similarity | act acc. | act acc. (gold allowed) "
-        "| grounding failures | unfinished | ms/draft |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| grounding failures | of which act check | unfinished | ms/draft |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r.name} | {r.turns} | {r.bleu:.1f} [{r.bleu_ci[0]:.1f}, {r.bleu_ci[1]:.1f}] "
         f"| {r.rouge_l:.3f} [{r.rouge_l_ci[0]:.3f}, {r.rouge_l_ci[1]:.3f}] "
         f"| {r.similarity:.3f} [{r.similarity_ci[0]:.3f}, {r.similarity_ci[1]:.3f}] "
         f"| {r.act_accuracy:.3f} | {r.act_accuracy_allowed:.3f} | {r.grounding_failure:.3f} "
-        f"| {r.unfinished:.3f} | {r.ms_per_draft:.0f} |"
+        f"| {r.act_check_failure:.3f} | {r.unfinished:.3f} | {r.ms_per_draft:.0f} |"
         for r in results
     ]
     return head + "\n".join(lines) + "\n"

@@ -14,13 +14,14 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from dialogue.personalization.soft import SoftTokens
+from generator.act_check import ActReader, accuracy, fit_act_reader
 from generator.codec import Codec
 from generator.config import GeneratorConfig, TrainConfig
 from generator.data import Encoded, prompt_parts, target_text
@@ -51,11 +52,16 @@ class TrainResult:
     valid_loss: float
     stopped_early: bool
     reply_vocab: int
+    act_reader: ActReader  # fitted on the same training turns (``generator.act_check``)
+    act_reader_valid_accuracy: float
 
     def figures(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("model")
+        out = {k: v for k, v in vars(self).items() if k not in ("model", "act_reader")}
         return out
+
+    def meta(self) -> dict[str, Any]:
+        """What the checkpoint's metadata needs from training: its figures and the act reader."""
+        return {"training": self.figures(), "act_reader": self.act_reader.to_json()}
 
 
 def select_turns(turns: Sequence[RankTurn], *, seed: int, cap: int = ACT_CAP) -> list[RankTurn]:
@@ -237,6 +243,7 @@ def train_generator(
             break
     valid_loss = mean_loss(model, valid, index) if valid else math.nan
     model.eval()
+    reader = fit_act_reader(selected, seed=tcfg.seed)
     return TrainResult(
         model=model,
         steps=step,
@@ -246,4 +253,6 @@ def train_generator(
         valid_loss=round(valid_loss, 4),
         stopped_early=step < per_epoch * tcfg.epochs,
         reply_vocab=int(vocab.numel()),
+        act_reader=reader,
+        act_reader_valid_accuracy=round(accuracy(reader, valid_turns), 4),
     )

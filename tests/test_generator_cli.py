@@ -58,3 +58,30 @@ def test_bad_arguments_are_clear_errors(
     result = cli.invoke(app, [*args, "--corpus", str(corpus)])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_act_reader_refits_into_a_checkpoint(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    from generator.checkpoint import update_meta
+    from generator.drafter import Drafter
+
+    corpus, out = trained
+    assert Drafter.load(out).act_reader is not None  # training stores one
+    bare = tmp_path / "bare.pt"
+    shutil.copy(out, bare)
+    update_meta(bare, act_reader=None)
+    assert Drafter.load(bare).act_reader is None
+    weights = torch.load(bare, weights_only=True)["state_dict"]
+    result = cli.invoke(app, ["generator", "act-reader", str(bare), "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "validation accuracy" in result.output
+    reloaded = torch.load(bare, weights_only=True)
+    assert Drafter.load(bare).act_reader is not None
+    assert all(torch.equal(weights[k], v) for k, v in reloaded["state_dict"].items())
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"nope")
+    result = cli.invoke(app, ["generator", "act-reader", str(garbage), "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "cannot read generator checkpoint" in result.output

@@ -167,7 +167,7 @@ def test_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path: Path)
     result = train_generator(turns, turns[:8], TINY, tc)
     assert result.steps == 18 and result.final_loss < 2.0 and result.valid_loss < 2.0
     path = tmp_path / "gen.pt"
-    save_generator(path, result.model, meta={"training": result.figures()})
+    save_generator(path, result.model, meta=result.meta())
     drafter = Drafter.load(path)
     store = StoreFacts(slots={}, facts=frozenset({"not_authenticated"}))
     turn = RankTurn(
@@ -176,7 +176,18 @@ def test_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path: Path)
     (draft,) = drafter.drafts(turn, None, allowed_acts={"request_auth", "closing"}, store=store)
     assert draft.act == "request_auth" and draft.text == "What is your email?" and draft.grounded
     (other,) = drafter.drafts(turn, None, allowed_acts={"closing"}, store=store)
-    assert other.act == "closing"
+    assert other.act == "closing" and other.grounded  # its act reader reads it as a closing
+    # Words that perform another act than the draft's act token are a problem.
+    assert drafter.act_problem("closing", "What is your email?") == (
+        "reads as request_auth (%.2f), not closing"
+        % drafter.act_reader.read("What is your email?").probability  # type: ignore[union-attr]
+    )
+    assert result.act_reader_valid_accuracy == 1.0
+    # A checkpoint without an act reader grounds nothing.
+    save_generator(path, result.model, meta={"training": result.figures()})
+    (bare,) = Drafter.load(path).drafts(turn, None, allowed_acts={"request_auth"}, store=store)
+    assert bare.text == draft.text and not bare.grounded
+    assert any("no act reader" in p for p in bare.grounding.problems)
 
 
 @pytest.mark.parametrize(
