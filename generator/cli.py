@@ -35,7 +35,7 @@ def train_generator_command(
             "causal-LM directory"
         ),
     ] = "minilm",
-    layers: Annotated[int, typer.Option(min=1, max=6, help="decoder layers (minilm/scratch)")] = 3,
+    layers: Annotated[int, typer.Option(min=1, max=6, help="decoder layers (minilm/scratch)")] = 2,
     lora_rank: Annotated[int, typer.Option(min=0, help="LoRA rank for a directory base")] = 8,
     lora_targets: Annotated[str, typer.Option(help="comma-separated LoRA module names")] = "",
     epochs: Annotated[int, typer.Option(min=1)] = 2,

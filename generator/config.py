@@ -27,7 +27,7 @@ class GeneratorConfig:
     base: str = "minilm"
     base_path: str | None = None  # a local causal-LM directory, for base="path"
     # Decoder layers: the first N of MiniLM's 6 (warm start) or N random ones (scratch).
-    layers: int = 4
+    layers: int = 2
     # LoRA (peft) on a base="path" model: rank (0: full fine-tuning) and target module names.
     lora_rank: int = 0
     lora_alpha: int = 16
