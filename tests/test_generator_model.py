@@ -178,9 +178,10 @@ def test_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path: Path)
     (other,) = drafter.drafts(turn, None, allowed_acts={"closing"}, store=store)
     assert other.act == "closing" and other.grounded  # its act reader reads it as a closing
     # Words that perform another act than the draft's act token are a problem.
+    assert drafter.act_reader is not None
+    p = drafter.act_reader.read("What is your email?").probability
     assert drafter.act_problem("closing", "What is your email?") == (
-        "reads as request_auth (%.2f), not closing"
-        % drafter.act_reader.read("What is your email?").probability  # type: ignore[union-attr]
+        f"reads as request_auth ({p:.2f}), not closing"
     )
     assert result.act_reader_valid_accuracy == 1.0
     # A checkpoint without an act reader grounds nothing.
