@@ -21,7 +21,6 @@ claims anything the store does not hold, or an action that is not running, is ne
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,10 +32,12 @@ from torch import Tensor
 from dialogue import nlu
 from dialogue.actions import ActionRefused, OrderNotFound, cancel_order
 from dialogue.agent import LIST_SCORE_KEY, AgentReply, TurnContext, TurnOutcome
-from dialogue.domain import Intent
+from dialogue.drafting import TurnView, act_entry, draft_entry
+from dialogue.meaning_gate import READINGS, dry_run, misread, situation
+from dialogue.reply_effects import auth_facts, effects
 from dialogue.rules import RulesAgent
 from dialogue.rules_orders import DescribeOrders
-from dialogue.state import Awaiting, DialogueState
+from dialogue.state import DialogueState
 from dialogue.store import repository
 from dialogue.text import CustomerMessage
 from generator.drafter import Draft, Generator
@@ -44,33 +45,13 @@ from generator.grounding import StoreFacts
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
 from ranker.features import profile_features, tracker_signals, tracker_view
 from ranker.scorer import Ranker, Ranking
-from templates import ACT_INTENT, Catalog, TemplateEntry, load_catalog
-from templates.catalog import SLOTS
+from templates import Catalog, TemplateEntry, load_catalog
 
 __all__ = ["LIST_SCORE_KEY", "MODES", "NeuralAgent", "PipelineConfig", "Suggestion"]
 
 MODES = ("ranker", "generator", "hybrid")
 
 _SCORES_KEPT = 20
-
-# What a reply asks the customer for, when the ranker's choice is not the tracker's proposal.
-_AWAITING: Mapping[str, Awaiting | None] = {
-    "greeting": Awaiting.INTENT,
-    "greeting_named": Awaiting.INTENT,
-    "request_auth": Awaiting.AUTH,
-    "auth_failed": Awaiting.AUTH,
-    "request_auth_zip": Awaiting.AUTH_ZIP,
-    "request_order": Awaiting.ORDER,
-    "order_not_found": Awaiting.ORDER,
-    "disambiguate_order": Awaiting.ORDER_CHOICE,
-    "request_cancel_reason": Awaiting.CANCEL_REASON,
-    "request_cancel_confirmation": Awaiting.CANCEL_CONFIRMATION,
-}
-_ANSWERS = frozenset({
-    "refund_not_started", "refund_in_progress", "refund_completed", "refund_none",
-    "cannot_cancel_shipped", "cannot_cancel_shipped_member", "cannot_cancel_delivered",
-    "already_cancelled", "cancel_kept", "anything_else", "no_eligible_orders", "auth_success",
-})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,15 +82,6 @@ class PipelineConfig:
     draft_method: str = "greedy"  # greedy | beam | sample
 
 
-# The readings the agent acts on, per situation (ranker.meaning): "out_of_scope" and "other"
-# never change what the tracker does.
-_READINGS: Mapping[str, frozenset[str]] = {
-    "opening": frozenset({"cancel_order", "refund_status"}),
-    "confirmation": frozenset({"affirm", "deny"}),
-    "switch": frozenset({"cancel_order", "refund_status"}),
-}
-
-
 @dataclass(frozen=True)
 class Suggestion:
     """One agent-assist suggestion: a rendered template and its score."""
@@ -119,18 +91,6 @@ class Suggestion:
     text: str
     score: float
     action: str | None
-
-
-@dataclass(frozen=True)
-class TurnView:
-    """What one turn's choice reads: the ranker's turn, soft tokens per model, the candidates
-    and the store's facts for grounding."""
-
-    turn: RankTurn
-    soft: Tensor | None  # the ranker's
-    generator_soft: Tensor | None  # the generator's (its own vectors)
-    candidates: list[TemplateEntry]
-    store: StoreFacts
 
 
 class NeuralAgent:
@@ -229,7 +189,7 @@ class NeuralAgent:
         draft = extra.get(top.id)
         if draft is not None:
             return self._send(
-                session, state, ctx, proposal, view, _act_entry(view, draft), scores, draft=draft
+                session, state, ctx, proposal, view, act_entry(view, draft), scores, draft=draft
             )
         return self._send(session, state, ctx, proposal, view, top, scores)
 
@@ -248,7 +208,7 @@ class NeuralAgent:
             return self._handoff(proposal.state, state, ctx, scores)
         draft = drafts[0]
         return self._send(
-            session, state, ctx, proposal, view, _act_entry(view, draft), scores, draft=draft
+            session, state, ctx, proposal, view, act_entry(view, draft), scores, draft=draft
         )
 
     def _send(
@@ -276,9 +236,7 @@ class NeuralAgent:
             if refused:
                 return self._handoff(proposal.state, state, ctx, scores)
         next_state = (
-            proposal.state
-            if top.act == proposal.reply.act
-            else _effects(proposal.state, state, top)
+            proposal.state if top.act == proposal.reply.act else effects(proposal.state, state, top)
         )
         reply = AgentReply(
             text=draft.text if draft is not None else self.catalog.render(top.id, dict(slots)),
@@ -319,7 +277,7 @@ class NeuralAgent:
         """The ranker's scores over the templates and, in mode "hybrid", the grounded drafts."""
         if not extra:
             return self.ranker.rank(view.turn, view.soft)
-        entries = [_draft_entry(key, d, view) for key, d in extra.items()]
+        entries = [draft_entry(key, d, view) for key, d in extra.items()]
         rank_with = getattr(self.ranker, "rank_with", None)
         if rank_with is None:  # a ranker that cannot read free text ranks templates only
             return self.ranker.rank(view.turn, view.soft)
@@ -394,12 +352,12 @@ class NeuralAgent:
         read = getattr(self.ranker, "read_meaning", None) if self.config.read_meaning else None
         if read is None or message.problem is not None:
             return self.tracker.respond(session, state, message, ctx)
-        situation = _situation(state)
-        reading = read(situation, message.text)
-        if reading is None or not reading.accepted or reading.label not in _READINGS[situation]:
+        where = situation(state)
+        reading = read(where, message.text)
+        if reading is None or not reading.accepted or reading.label not in READINGS[where]:
             return self.tracker.respond(session, state, message, ctx)
-        base = _dry_run(self.tracker, session, state, message, ctx)
-        if not _misread(situation, reading.label, state, base):
+        base = dry_run(self.tracker, session, state, message, ctx)
+        if not misread(where, reading.label, state, base):
             return self.tracker.respond(session, state, message, ctx)
         return self.reader.respond(
             session, state, message, replace(ctx, customer_meaning=reading.label)
@@ -493,9 +451,9 @@ class NeuralAgent:
         ctx: TurnContext,
         scores: dict[str, float],
     ) -> TurnOutcome:
-        options = [e for e in self.catalog.by_act("handoff") if e.applicable(_auth(tracked))]
+        options = [e for e in self.catalog.by_act("handoff") if e.applicable(auth_facts(tracked))]
         entry = options[ctx.variant % len(options)]
-        state = _effects(tracked, before, entry)
+        state = effects(tracked, before, entry)
         reply = AgentReply(
             text=self.catalog.render(entry.id, {}),
             act=entry.act,
@@ -505,105 +463,6 @@ class NeuralAgent:
             slots={},
         )
         return TurnOutcome(reply=reply, state=state)
-
-
-def _situation(state: DialogueState) -> str:
-    """Where the meaning reader reads: a pending confirmation, no issue tracked yet, or an issue
-    tracked (a message may switch to the other)."""
-    if state.awaiting == Awaiting.CANCEL_CONFIRMATION and state.confirmation_for is not None:
-        return "confirmation"
-    if state.intent is None:
-        return "opening"
-    return "switch"
-
-
-def _misread(situation: str, label: str, before: DialogueState, base: TurnOutcome) -> bool:
-    """Whether the tracker's own reading leaves room for the reader's ``label``: in an opening,
-    no issue (or an out-of-scope hand-off); at a confirmation, neither a yes nor a no; with an
-    issue tracked, no switch to the other issue the reader read. Every other hand-off (a request
-    for a human, the failed-login limit, a vanished record) stands."""
-    if base.state.handed_off and base.reply.act != "out_of_scope":
-        return False
-    if situation == "opening":
-        return base.state.intent is None
-    if situation == "switch":
-        tracked = before.intent.value if before.intent is not None else None
-        return label != tracked and base.state.intent == before.intent
-    return base.reply.act not in ("cancel_done", "cancel_kept")
-
-
-def _dry_run(
-    agent: RulesAgent,
-    session: Session,
-    state: DialogueState,
-    message: CustomerMessage,
-    ctx: TurnContext,
-) -> TurnOutcome:
-    """What ``agent`` would propose, with whatever it writes rolled back."""
-    nested = session.begin_nested()
-    try:
-        return agent.respond(session, state, message, ctx)
-    finally:
-        nested.rollback()
-
-
-def _auth(state: DialogueState) -> frozenset[str]:
-    return frozenset({"authenticated" if state.customer_id is not None else "not_authenticated"})
-
-
-def _effects(tracked: DialogueState, before: DialogueState, entry: TemplateEntry) -> DialogueState:
-    """The next state when the sent reply is not the tracker's proposal.
-
-    What the tracker learned (identity, order, intent, counters) is kept; what the proposal's reply
-    would have asked or settled is not: the open question becomes the one this reply asks, an
-    unasked confirmation is never pending (so a later "yes" cancels nothing), and nothing is
-    marked resolved.
-    """
-    awaiting = _AWAITING.get(entry.act, before.awaiting)
-    if entry.act in _ANSWERS:
-        awaiting = Awaiting.ANYTHING_ELSE
-    state = tracked.update(
-        last_act=entry.act,
-        awaiting=awaiting,
-        confirmation_for=None,
-        resolved=before.resolved,
-        handed_off=before.handed_off,
-        ended=before.ended,
-    )
-    flow = ACT_INTENT.get(entry.act)
-    if flow in (Intent.REFUND_STATUS.value, Intent.CANCEL_ORDER.value):
-        state = state.update(intent=Intent(flow))  # the reply's flow is the one now running
-    if entry.action == "handoff":
-        state = state.update(handed_off=True, ended=True, awaiting=None)
-    elif entry.action == "end_conversation":
-        state = state.update(ended=True, awaiting=None)
-    return state
-
-
-def _act_entry(view: TurnView, draft: Draft) -> TemplateEntry:
-    """The candidate template a draft speaks for: the first of its act (its bound action and
-    its effect on the dialogue state are the act's)."""
-    for entry in view.candidates:
-        if entry.act == draft.act:
-            return entry
-    raise LookupError(f"no candidate of act {draft.act!r}")  # drafts are constrained to these
-
-
-def _draft_entry(key: str, draft: Draft, view: TurnView) -> TemplateEntry:
-    """A grounded draft as a rankable entry: its words, with placeholders as the ranker reads
-    template variables."""
-    base = _act_entry(view, draft)
-    source = re.sub(r"\[([a-z_]+)\]", r"{{ \1 }}", draft.template_text)
-    used = tuple(sorted(set(re.findall(r"\[([a-z_]+)\]", draft.template_text)) & set(SLOTS)))
-    return TemplateEntry(
-        id=key,
-        intent=base.intent,
-        act=base.act,
-        slots=used,
-        preconditions=frozenset(),
-        action=base.action,
-        source=source,
-    )
 
 
 def _scores(ranking: Ranking) -> dict[str, float]:
