@@ -37,14 +37,21 @@ def _neural(
     # the path `csbot train generator` writes).
     from dialogue.config import Settings
     from dialogue.pipeline import NeuralAgent, PipelineConfig
+    from generator.checkpoint import GeneratorCheckpointError
     from generator.drafter import Drafter
     from ranker.scorer import NeuralRanker
 
     settings = Settings()
-    ranker = NeuralRanker.load(settings.resolved_ranker_checkpoint())
     generator = None
     if mode != "ranker":
-        generator = Drafter.load(settings.resolved_generator_checkpoint())
+        path = settings.resolved_generator_checkpoint()
+        generator = Drafter.load(path)
+        if generator.act_reader is None:  # auto mode would ground no draft: say so up front
+            raise GeneratorCheckpointError(
+                f"{path} has no act reader, so no draft could be sent; "
+                f"run `csbot generator act-reader {path}`"
+            )
+    ranker = NeuralRanker.load(settings.resolved_ranker_checkpoint())
     pipeline = PipelineConfig(
         threshold=ranker.threshold,
         fallback=fallback,

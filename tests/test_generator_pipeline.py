@@ -222,3 +222,23 @@ def test_the_generator_arms_are_not_ready_without_a_checkpoint(
     for name in ("generator", "hybrid"):
         with pytest.raises(arms.ArmNotReady):
             arms.build_agent(name)
+
+
+def test_the_generator_arms_are_not_ready_with_a_checkpoint_without_act_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator.checkpoint import save_generator
+    from generator.codec import Codec
+    from generator.config import TINY
+    from generator.model import build_model, load_tokenizer
+    from simulator import arms
+
+    tok = load_tokenizer(TINY)
+    vocab = Codec(tok, TINY).reply_vocab([list(range(1000, 1100))])
+    path = tmp_path / "bare.pt"
+    save_generator(path, build_model(TINY, tok, vocab), meta={})
+    monkeypatch.setenv("CSBOT_GENERATOR_CHECKPOINT", str(path))
+    monkeypatch.setattr(arms, "_BUILT", {})
+    for name in ("generator", "hybrid"):
+        with pytest.raises(arms.ArmNotReady, match="no act reader.*csbot generator act-reader"):
+            arms.build_agent(name)
