@@ -26,7 +26,7 @@ import numpy as np
 from generator.data import delexicalize
 from ranker.data import RankTurn
 
-__all__ = ["ActReader", "ActReading", "fit_act_reader"]
+__all__ = ["ActReader", "ActReading", "accuracy", "fit_act_reader"]
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 FORMAT = "csbot-act-reader/1"

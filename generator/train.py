@@ -56,8 +56,7 @@ class TrainResult:
     act_reader_valid_accuracy: float
 
     def figures(self) -> dict[str, Any]:
-        out = {k: v for k, v in vars(self).items() if k not in ("model", "act_reader")}
-        return out
+        return {k: v for k, v in vars(self).items() if k not in ("model", "act_reader")}
 
     def meta(self) -> dict[str, Any]:
         """What the checkpoint's metadata needs from training: its figures and the act reader."""
