@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialogue.api.cli import serve, users_app
 from dialogue.config import Settings
 from dialogue.conversation import ConversationRunner
 from dialogue.personalization.cli import personalize_app
@@ -38,6 +39,8 @@ app.add_typer(train_app, name="train")
 app.add_typer(ranker_app, name="ranker")
 app.add_typer(generator_app, name="generator")
 app.add_typer(personalize_app, name="personalize")
+app.add_typer(users_app, name="users")
+app.command()(serve)
 
 DatabaseOption = Annotated[
     str | None,
@@ -286,6 +289,15 @@ def demo(
     typer.echo(f"  dialogues with a wrong store change: {wrong}")
     typer.echo(f"completion_rate: {report.completion_rate:.3f}")
     typer.echo(f"wrong_store_changes: {wrong}")
+
+
+@app.command()
+def actions(port: int = 5055, host: str = "127.0.0.1", database_url: DatabaseOption = None) -> None:
+    """Run the Rasa action server (rasa-sdk) with csbot's actions; keep it private to Rasa."""
+    from dialogue.rasa_actions import ActionStore
+    from dialogue.rasa_actions import serve as serve_actions
+
+    serve_actions(ActionStore(_sessions(_url(database_url))), host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover

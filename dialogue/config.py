@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         """Where the personalization artifact is read from and written to."""
         return self.personalization_artifact or self.data_dir / "models" / "personalization.npz"
 
+    # The service (``csbot serve``): the arm answering customers in auto mode ("auto": the ranker
+    # where its checkpoint exists, else the rule-based agent), the mode new chats start in, the
+    # largest request body accepted (larger gets 413) and where it listens.
+    serve_arm: str = "auto"
+    chat_mode: str = "auto"
+    max_body_bytes: int = 64 * 1024
+    host: str = "127.0.0.1"
+    port: int = 8000
+
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL to use: ``CSBOT_DATABASE_URL`` or the embedded SQLite file."""
         if self.database_url:

@@ -60,12 +60,22 @@ class ConversationRunner:
         self.max_message_chars = max_message_chars
         self.clock = clock
 
-    def start(self, *, channel: str = "chat") -> int:
-        """Open a conversation and return its id."""
+    def start(
+        self, *, channel: str = "chat", mode: str = "auto", access_token_hash: str | None = None
+    ) -> int:
+        """Open a conversation and return its id.
+
+        Args:
+            channel: where it happens (chat, simulation, …).
+            mode: "auto" (the agent answers) or "assist" (a rep answers; the service's queue).
+            access_token_hash: the stored form of the customer's session token (the service).
+        """
         with self.sessions() as session, session.begin():
             conversation = models.Conversation(
                 agent_name=self.agent.name,
                 channel=channel,
+                mode=mode,
+                access_token_hash=access_token_hash,
                 status="open",
                 state=DialogueState().to_json(),
                 started_at=self.clock(session),

@@ -47,7 +47,14 @@ from ranker.features import profile_features, tracker_signals, tracker_view
 from ranker.scorer import Ranker, Ranking
 from templates import Catalog, TemplateEntry, load_catalog
 
-__all__ = ["LIST_SCORE_KEY", "MODES", "NeuralAgent", "PipelineConfig", "Suggestion"]
+__all__ = [
+    "LIST_SCORE_KEY",
+    "MODES",
+    "NeuralAgent",
+    "PipelineConfig",
+    "RepChoiceRefused",
+    "Suggestion",
+]
 
 MODES = ("ranker", "generator", "hybrid")
 
@@ -80,6 +87,10 @@ class PipelineConfig:
     mode: str = "ranker"
     drafts: int = 1  # drafts per turn
     draft_method: str = "greedy"  # greedy | beam | sample
+
+
+class RepChoiceRefused(Exception):
+    """A rep's chosen reply cannot be sent now (not a safe option, or its action refused)."""
 
 
 @dataclass(frozen=True)
@@ -331,6 +342,65 @@ class NeuralAgent:
         ]
         drafts = self._drafts(view) if message.problem is None else []
         return suggestions, ranking.list_prob, (drafts[0] if drafts else None)
+
+    # ---- a rep's reply (agent-assist) ------------------------------------------------------
+    def rep_turn(
+        self,
+        session: Session,
+        state: DialogueState,
+        message: CustomerMessage,
+        ctx: TurnContext,
+        *,
+        template_id: str | None = None,
+        act: str | None = None,
+    ) -> TurnOutcome:
+        """The turn a rep's reply makes, tracked exactly as in auto mode.
+
+        A chosen suggestion (``template_id``), or the act a chosen draft speaks for (``act``),
+        passes the gates an auto-mode reply passes and runs its bound action (a cancellation only
+        after the customer's explicit yes for this very order). The rep's own words (neither
+        given) only move the tracker's state; where the tracker proposed the confirmed
+        cancellation, nothing ran, so the state stays as it was.
+
+        Raises:
+            RepChoiceRefused: the choice is not a safe option now, or the store refused its
+                action (the caller rolls the turn back).
+        """
+        ctx = replace(ctx, customer_meaning=None)
+        proposal = self._track(session, state, message, ctx)
+        if template_id is None and act is None:
+            kept = state if proposal.reply.action == "cancel_order" else proposal.state
+            return TurnOutcome(reply=replace(proposal.reply, scores=None), state=kept)
+        view = self._view(session, state, message, ctx, proposal)
+        options = [
+            e
+            for e in view.candidates
+            if e.id == template_id or (template_id is None and e.act == act)
+        ]
+        if not options:
+            raise RepChoiceRefused("that reply is not a safe option at this point of the dialogue")
+        entry = options[0]
+        facts = proposal.reply.facts or frozenset()
+        if entry.action == "cancel_order":
+            if proposal.reply.act != "cancel_done" or "cancel_confirmed" not in facts:
+                raise RepChoiceRefused("the customer has not confirmed this cancellation")
+            if self._cancel(session, state, proposal.state, ctx):
+                raise RepChoiceRefused("the store refused the cancellation")
+        slots = dict(proposal.reply.slots or {})
+        next_state = (
+            proposal.state
+            if entry.act == proposal.reply.act
+            else effects(proposal.state, state, entry)
+        )
+        reply = AgentReply(
+            text=self.catalog.render(entry.id, slots),
+            act=entry.act,
+            template_id=entry.id if template_id is not None else None,
+            action=entry.action,
+            slots=slots,
+            facts=proposal.reply.facts,
+        )
+        return TurnOutcome(reply=reply, state=next_state)
 
     # ---- pieces ----------------------------------------------------------------------------
     def _track(

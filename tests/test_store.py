@@ -24,6 +24,9 @@ from dialogue.store.session import alembic_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TABLES = {
+    "users",
+    "user_sessions",
+    "assist_choices",
     "world_meta",
     "customers",
     "payment_methods",

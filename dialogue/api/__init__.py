@@ -1,1 +1,1 @@
-"""HTTP service (arrives with the service issue)."""
+"""The HTTP service: customers' chat, the reps' agent-assist panel, experiment owners' reports."""

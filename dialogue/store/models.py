@@ -188,6 +188,15 @@ class Conversation(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # The service's conversations (dialogue.api): "auto" (the bot answers) or "assist" (a rep
+    # answers with the bot's suggestions; a handed-off conversation becomes one).
+    mode: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
+    # SHA-256 of the customer's per-conversation session token; None for in-process runs.
+    access_token_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The rep who took the conversation from the queue.
+    assigned_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), default=None, index=True
+    )
 
     turns: Mapped[list[Turn]] = relationship(back_populates="conversation", order_by="Turn.index")
 
@@ -236,6 +245,55 @@ class Handoff(Base):
 
 
 Index("ix_orders_customer_placed", Order.customer_id, Order.placed_at)
+
+
+# ---- the service's users: reps and experiment owners (dialogue.api) ------------------------------
+class User(Base):
+    """A rep or an experiment owner; customers are not users (they hold conversation tokens)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # argon2id hash (argon2-cffi); the password itself is never stored.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # rep | owner
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserSession(Base):
+    """A signed-in user's bearer token (stored as its SHA-256, never in clear)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # wall clock, UTC
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AssistChoice(Base):
+    """What a rep did with the suggestions for one reply (the agent-assist metrics' log)."""
+
+    __tablename__ = "assist_choices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    # The rep turn this choice produced.
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # accepted (a suggestion or the draft, unedited) | edited (one of them, edited) | own
+    kind: Mapped[str] = mapped_column(String(16))
+    # suggestion | draft | None (own text)
+    source: Mapped[str | None] = mapped_column(String(16), default=None)
+    # 1-based rank of the chosen suggestion; None for the draft or own text.
+    rank: Mapped[int | None] = mapped_column(Integer, default=None)
+    template_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    # What was offered: [{"template_id", "act", "score"}...] best first, and whether a draft was.
+    offered: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    draft_offered: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # wall clock, UTC
 
 
 # ---- automation-rate experiments (simulator.harness) ------------------------------------------

@@ -1,0 +1,66 @@
+"""Customers: start a conversation, send a message, read the conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from dialogue.api import schemas
+from dialogue.api.deps import MAX_ID, CustomerConversation, ServicesDep
+
+router = APIRouter(prefix="/api/conversations", tags=["customers"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def start_conversation(services: ServicesDep) -> schemas.ConversationStarted:
+    """Open a conversation; its token is shown once and opens only this conversation."""
+    started = services.chats.start()
+    return schemas.ConversationStarted(
+        conversation_id=started.conversation_id,
+        token=started.token,
+        status="open",
+        mode="assist" if started.mode == "assist" else "auto",
+    )
+
+
+@router.post("/{conversation_id}/messages")
+def send_message(
+    conversation_id: CustomerConversation, message: schemas.CustomerMessageIn, services: ServicesDep
+) -> schemas.MessageResult:
+    """Send a message. In auto mode the reply comes back, committed with the message; in assist
+    mode the message is committed and a rep answers (poll the conversation)."""
+    sent = services.chats.send(conversation_id, message.text)
+    reply = (
+        schemas.BotReply(text=sent.reply.text, speaker="agent") if sent.reply is not None else None
+    )
+    return schemas.MessageResult(
+        conversation_id=conversation_id,
+        index=sent.index,
+        reply=reply,
+        status=schemas.status_of(sent.status),
+        mode=schemas.mode_of(sent.mode),
+    )
+
+
+@router.get("/{conversation_id}")
+def read_conversation(
+    conversation_id: CustomerConversation,
+    services: ServicesDep,
+    after: Annotated[int, Query(ge=-1, le=MAX_ID, description="only turns after this index")] = -1,
+) -> schemas.CustomerTranscript:
+    row, turns = services.chats.transcript(conversation_id, after=after)
+    return schemas.CustomerTranscript(
+        conversation_id=conversation_id,
+        status=schemas.status_of(row.status),
+        mode=schemas.mode_of(row.mode),
+        turns=[
+            schemas.TranscriptTurn(
+                index=t.index,
+                speaker=schemas.speaker_of(t.speaker),
+                text=t.text,
+                created_at=t.created_at,
+            )
+            for t in turns
+        ],
+    )

@@ -1,0 +1,157 @@
+"""Customers' conversations in the service: a session token each, auto mode or a rep's queue.
+
+In auto mode a message goes through :class:`dialogue.conversation.ConversationRunner` (the turn,
+the reply and any action are committed together before the reply returns). Once the bot hands
+off (or in a conversation started in assist mode) the conversation waits in the reps' queue: a
+message is committed as the customer's turn and answered later by a rep
+(:mod:`dialogue.service.desk`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialogue.agent import AgentReply
+from dialogue.conversation import ConversationClosed, ConversationNotFound, ConversationRunner
+from dialogue.service.accounts import new_token, token_digest, tokens_match
+from dialogue.store import models
+from dialogue.text import clean_message
+
+MODES = ("auto", "assist")
+
+
+@dataclass(frozen=True)
+class Started:
+    conversation_id: int
+    token: str
+    status: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    index: int  # the customer's turn
+    reply: AgentReply | None  # None: a rep answers later
+    status: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class SeenTurn:
+    index: int
+    speaker: str
+    text: str
+    created_at: datetime
+
+
+def in_queue(conversation: models.Conversation) -> bool:
+    """Whether a rep answers this conversation (it was handed off, or runs in assist mode)."""
+    return conversation.status == "handed_off" or (
+        conversation.mode == "assist" and conversation.status == "open"
+    )
+
+
+class CustomerChats:
+    """Start, authorize and continue customers' conversations."""
+
+    def __init__(self, runner: ConversationRunner, *, mode: str = "auto") -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.runner = runner
+        self.sessions: sessionmaker[Session] = runner.sessions
+        self.mode = mode
+
+    def start(self) -> Started:
+        token = new_token()
+        conversation_id = self.runner.start(mode=self.mode, access_token_hash=token_digest(token))
+        return Started(conversation_id, token, "open", self.mode)
+
+    def authorized(self, session: Session, conversation_id: int, token: str | None) -> bool:
+        """Whether ``token`` opens this conversation (a wrong token and a missing conversation
+        look the same to the caller)."""
+        row = session.get(models.Conversation, conversation_id)
+        return row is not None and token is not None and tokens_match(token, row.access_token_hash)
+
+    def send(self, conversation_id: int, text: str) -> Sent:
+        """The customer's message: answered now in auto mode, queued for a rep otherwise.
+
+        Raises:
+            ConversationNotFound: no such conversation.
+            ConversationClosed: it was closed.
+        """
+        with self.sessions() as session:
+            row = session.get(models.Conversation, conversation_id)
+            if row is None:
+                raise ConversationNotFound(conversation_id)
+            status, queued = row.status, in_queue(row)
+        if status == "closed":
+            raise ConversationClosed(conversation_id)
+        if not queued:
+            reply = self.runner.send(conversation_id, text)
+            with self.sessions() as session:
+                row = session.get(models.Conversation, conversation_id)
+                assert row is not None
+                index = _last_index(session, conversation_id, speaker="customer")
+                return Sent(index, reply, row.status, row.mode)
+        return self._queue_message(conversation_id, text)
+
+    def _queue_message(self, conversation_id: int, text: str) -> Sent:
+        message = clean_message(text, max_chars=self.runner.max_message_chars)
+        with self.sessions() as session, session.begin():
+            row = session.get(models.Conversation, conversation_id, with_for_update=True)
+            if row is None:
+                raise ConversationNotFound(conversation_id)
+            if row.status == "closed":
+                raise ConversationClosed(conversation_id)
+            index = _next_index(session, conversation_id)
+            session.add(
+                models.Turn(
+                    conversation_id=conversation_id,
+                    index=index,
+                    speaker="customer",
+                    text=message.stored,
+                    created_at=self.runner.clock(session),
+                )
+            )
+            if row.mode != "assist":  # handed off by the bot: a rep answers from now on
+                row.mode = "assist"
+            return Sent(index, None, row.status, row.mode)
+
+    def transcript(
+        self, conversation_id: int, *, after: int = -1
+    ) -> tuple[models.Conversation, list[SeenTurn]]:
+        """The conversation and its turns after index ``after`` (speaker and text only).
+
+        Raises:
+            ConversationNotFound: no such conversation.
+        """
+        with self.sessions() as session:
+            row = session.get(models.Conversation, conversation_id)
+            if row is None:
+                raise ConversationNotFound(conversation_id)
+            turns = session.scalars(
+                select(models.Turn)
+                .where(models.Turn.conversation_id == conversation_id, models.Turn.index > after)
+                .order_by(models.Turn.index)
+            ).all()
+            return row, [SeenTurn(t.index, t.speaker, t.text, t.created_at) for t in turns]
+
+
+def _next_index(session: Session, conversation_id: int) -> int:
+    count = session.scalar(
+        select(func.count()).where(models.Turn.conversation_id == conversation_id)
+    )
+    return int(count or 0)
+
+
+def _last_index(session: Session, conversation_id: int, *, speaker: str) -> int:
+    found = session.scalar(
+        select(func.max(models.Turn.index)).where(
+            models.Turn.conversation_id == conversation_id, models.Turn.speaker == speaker
+        )
+    )
+    return int(found if found is not None else -1)
