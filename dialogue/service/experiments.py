@@ -10,6 +10,7 @@ died is shown as failed with the end of its log.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -124,7 +125,11 @@ class ExperimentBoard:
         command += ["--name", name, "--workers", str(workers), "--no-progress"]
         with self._log_path(spec.key).open("wb") as log:
             process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._child_env(),
             )
         pending = ExperimentEntry(
             key=spec.key,
@@ -142,6 +147,25 @@ class ExperimentBoard:
         with self._lock:
             self._runs[spec.key] = (process, pending)
         return pending
+
+    def _child_env(self) -> dict[str, str]:
+        """The service's settings, passed on: the run finds the same data dir, world and models
+        (whatever set them: environment, flags or a test's Settings)."""
+        s = self.settings
+        env = dict(os.environ)
+        env.pop("CSBOT_DATABASE_URL", None)  # a run gets its own store, never the service's
+        env |= {
+            "CSBOT_DATA_DIR": str(s.data_dir),
+            "CSBOT_WORLD_SEED": str(s.world_seed),
+            "CSBOT_WORLD_CUSTOMERS": str(s.world_customers),
+            "CSBOT_WORLD_ITEMS": str(s.world_items),
+            "CSBOT_RANKER_CHECKPOINT": str(s.resolved_ranker_checkpoint()),
+            "CSBOT_GENERATOR_CHECKPOINT": str(s.resolved_generator_checkpoint()),
+            "CSBOT_PERSONALIZATION_ARTIFACT": str(s.resolved_personalization_artifact()),
+        }
+        if s.shared_data_dir is not None:
+            env["CSBOT_SHARED_DATA_DIR"] = str(s.shared_data_dir)
+        return env
 
     def _check_ready(self, agent_name: str) -> None:
         """A model arm needs its checkpoint on disk (checked without loading it here)."""
