@@ -297,7 +297,9 @@ def actions(port: int = 5055, host: str = "127.0.0.1", database_url: DatabaseOpt
     from dialogue.rasa_actions import ActionStore
     from dialogue.rasa_actions import serve as serve_actions
 
-    serve_actions(ActionStore(_sessions(_url(database_url))), host=host, port=port)
+    url = _url(database_url)
+    typer.echo(f"Rasa action server on http://{host}:{port}/webhook")
+    serve_actions(ActionStore(_sessions(url)), host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover
