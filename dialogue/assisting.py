@@ -48,6 +48,18 @@ def assist(
     return suggestions, list_prob
 
 
+@dataclass(frozen=True)
+class AssistResult:
+    """What agent-assist offers for a turn, and the state the tracker read the turn into."""
+
+    suggestions: list[Suggestion]
+    list_prob: float
+    draft: Draft | None  # shown whether or not grounded; Draft.grounding says what is wrong
+    # The tracker's state after the customer's message (e.g. authenticated by it): what the rep
+    # may see of the customer. Nothing of it is stored until a reply is sent.
+    tracked: DialogueState
+
+
 def assist_with_draft(
     agent: NeuralAgent,
     session: Session,
@@ -59,6 +71,21 @@ def assist_with_draft(
 ) -> tuple[list[Suggestion], float, Draft | None]:
     """:meth:`assist` plus the generator's best draft (None without a generator). The draft
     is shown whether or not it is grounded; :attr:`Draft.grounding` says what is wrong."""
+    result = assist_turn(agent, session, state, message, ctx, k=k)
+    return result.suggestions, result.list_prob, result.draft
+
+
+def assist_turn(
+    agent: NeuralAgent,
+    session: Session,
+    state: DialogueState,
+    message: CustomerMessage,
+    ctx: TurnContext,
+    *,
+    k: int = 4,
+) -> AssistResult:
+    """The top ``k`` suggestions, the list's probability, the draft and the tracked state.
+    Nothing is written: the tracker runs in a savepoint that is rolled back."""
     ctx = replace(ctx, customer_meaning=None)  # a simulated customer's meaning is never read
     nested = session.begin_nested()
     try:
@@ -79,7 +106,8 @@ def assist_with_draft(
         for r in ranking.top_acts(k)
     ]
     drafts = agent._drafts(view) if message.problem is None else []
-    return suggestions, ranking.list_prob, (drafts[0] if drafts else None)
+    draft = drafts[0] if drafts else None
+    return AssistResult(suggestions, ranking.list_prob, draft, proposal.state)
 
 
 def rep_turn(

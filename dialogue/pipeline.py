@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from sqlalchemy.orm import Session
@@ -47,6 +47,9 @@ from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
 from ranker.features import profile_features, tracker_signals, tracker_view
 from ranker.scorer import Ranker, Ranking
 from templates import Catalog, TemplateEntry, load_catalog
+
+if TYPE_CHECKING:
+    from dialogue.personalization.orders import OrderResolver
 
 __all__ = [
     "LIST_SCORE_KEY",
@@ -123,6 +126,7 @@ class NeuralAgent:
             raise ValueError(f"mode {self.config.mode!r} needs a generator")
         self.name = name
         self._titles: frozenset[str] | None = None
+        self._resolver: OrderResolver | None = None
         rules = RulesConfig(match_descriptions=self.config.match_descriptions)
         describe = self._order_resolver()
         self.tracker = RulesAgent(
@@ -152,7 +156,14 @@ class NeuralAgent:
         from dialogue.personalization.orders import OrderResolver
 
         soft = getattr(self.ranker, "soft_tokens", None)  # its item vectors, where it has them
-        return OrderResolver(artifact=soft.artifact if soft is not None else None).resolve
+        self._resolver = OrderResolver(artifact=soft.artifact if soft is not None else None)
+        return self._resolver.resolve
+
+    def warm_up(self) -> None:
+        """Load what the first turns would otherwise load (the order resolver's sentence
+        encoder, about 6 s): a service calls this before it takes its first customer."""
+        if self._resolver is not None:
+            self._resolver.encoder(["warm up"])
 
     # ---- auto mode -----------------------------------------------------------------------
     def respond(
@@ -305,6 +316,18 @@ class NeuralAgent:
     ) -> tuple[list[Suggestion], float, Draft | None]:
         """:meth:`assist` plus the generator's best draft, flagged when not grounded."""
         return assisting.assist_with_draft(self, session, state, message, ctx, k=k)
+
+    def assist_turn(
+        self,
+        session: Session,
+        state: DialogueState,
+        message: CustomerMessage,
+        ctx: TurnContext,
+        *,
+        k: int = 4,
+    ) -> assisting.AssistResult:
+        """The suggestions, the draft and the state the tracker read the message into."""
+        return assisting.assist_turn(self, session, state, message, ctx, k=k)
 
     def rep_turn(
         self,

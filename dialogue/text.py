@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -63,3 +64,10 @@ def clean_message(raw: str | bytes, *, max_chars: int) -> CustomerMessage:
     if readable == 0 or text.count("\ufffd") > len(text) // 2:
         return CustomerMessage(text="", stored=text, problem=InputProblem.UNREADABLE)
     return CustomerMessage(text=text, stored=text)
+
+
+def shown_text(speaker: str, text: str) -> str:
+    """A stored turn as plain text for a reader. The agent's replies are rendered HTML-escaped
+    (templates.render) and stored so (the models read them that way); people and the JSON API
+    read plain text, which pages insert as text, never as markup."""
+    return html.unescape(text) if speaker == "agent" else text

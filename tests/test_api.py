@@ -148,7 +148,8 @@ def test_a_rep_takes_a_handed_off_conversation_accepts_and_edits(client: TestCli
     assert sent.status_code == 200 and sent.json()["kind"] == "accepted"
     _say(client, conv, auth, target.email)
     view = client.get(f"/api/assist/conversations/{conv}", headers=rep).json()
-    assert view["customer"] is None  # authenticated by the turn the rep's reply makes
+    # The pending email authenticates the customer: the rep sees who they are before replying.
+    assert view["customer"]["email"] == target.email and view["tracker"]["authenticated"]
     second = view["suggestions"][1]
     edited = client.post(
         f"/api/assist/conversations/{conv}/reply",
@@ -271,3 +272,31 @@ def test_a_huge_id_is_a_clear_4xx(client: TestClient) -> None:
     assert client.get(f"/api/conversations/{2**70}").status_code == 422
     assert client.get(f"/api/assist/conversations/{2**40}", headers=rep).status_code == 422
     assert client.get("/api/assist/conversations/424242", headers=rep).status_code == 404
+
+
+def test_replies_are_plain_text_on_the_wire_whatever_the_name(client: TestClient) -> None:
+    target = _pending(client)
+    name = "<b>Eve</b> & O'Neil"
+    with _sessions(client)() as session, session.begin():
+        row = session.get(models.Customer, target.record.profile.id)
+        assert row is not None
+        row.first_name = name
+    conv, auth = _start(client)
+    _say(client, conv, auth, "I want to talk to a human")
+    _say(client, conv, auth, f"hello, {target.email}")
+    rep = _login(client, "rita", "rep-password-1")
+    view = client.get(f"/api/assist/conversations/{conv}", headers=rep).json()
+    named = [s for s in view["suggestions"] if "Eve" in s["text"]]
+    assert named, [s["text"] for s in view["suggestions"]]
+    assert all(name in s["text"] and "&lt;" not in s["text"] for s in named)
+    body = {
+        "source": "suggestion",
+        "template_id": named[0]["template_id"],
+        "text": named[0]["text"],
+    }
+    sent = client.post(f"/api/assist/conversations/{conv}/reply", json=body, headers=rep)
+    assert sent.json()["kind"] == "accepted"  # the plain text offered is the text accepted
+    assert (
+        client.get(f"/api/conversations/{conv}", headers=auth).json()["turns"][-1]["text"]
+        == (named[0]["text"])
+    )

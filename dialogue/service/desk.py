@@ -11,8 +11,9 @@ suggestion passes the auto-mode gates and runs its bound action
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -20,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.agent import TurnContext, TurnOutcome
+from dialogue.assisting import AssistResult, RepChoiceRefused, Suggestion
 from dialogue.conversation import ConversationClosed, ConversationNotFound
 from dialogue.domain import CustomerRecord
-from dialogue.pipeline import RepChoiceRefused, Suggestion
 from dialogue.rules import RulesAgent
 from dialogue.service.chat import in_queue
 from dialogue.state import DialogueState
@@ -36,7 +37,7 @@ SUGGESTIONS = 4
 class Assistant(Protocol):
     """What the desk needs of an agent (:class:`dialogue.pipeline.NeuralAgent` has both)."""
 
-    def assist_with_draft(
+    def assist_turn(
         self,
         session: Session,
         state: DialogueState,
@@ -44,7 +45,7 @@ class Assistant(Protocol):
         ctx: TurnContext,
         *,
         k: int = 4,
-    ) -> tuple[list[Suggestion], float, Draft | None]: ...
+    ) -> AssistResult: ...
 
     def rep_turn(
         self,
@@ -72,6 +73,8 @@ class Offer:
     list_probability: float | None
     draft: Draft | None
     note: str | None
+    # The tracker's state after the pending message(s) (None: nothing was tracked).
+    tracked: DialogueState | None = None
 
 
 @dataclass(frozen=True)
@@ -188,11 +191,13 @@ class AssistDesk:
             if row is None:
                 raise ConversationNotFound(conversation_id)
             turns = _turns(session, conversation_id)
-            state = _desk_state(row)
-            offer = self._offer(session, row, turns, state)
+            offer = self._offer(session, row, turns, _desk_state(row))
+            # What the rep sees is the dialogue as the pending message(s) leave it: a customer
+            # who just sent their email is shown authenticated, with their profile.
+            state = offer.tracked or _desk_state(row)
             record = (
-                repository.customer_record(session, row.customer_id)
-                if row.customer_id is not None
+                repository.customer_record(session, state.customer_id)
+                if state.customer_id is not None
                 else None
             )
             assigned = _username(session, row.assigned_user_id)
@@ -213,10 +218,10 @@ class AssistDesk:
         message, ctx = self._turn(session, row, turns, pending)
         if message.problem is not None:
             return Offer(True, (), None, None, f"the customer's message is {message.problem}")
-        suggestions, list_prob, draft = self.assistant.assist_with_draft(
-            session, state, message, ctx, k=SUGGESTIONS
-        )
-        return Offer(True, tuple(suggestions), list_prob, draft, None)
+        result = self.assistant.assist_turn(session, state, message, ctx, k=SUGGESTIONS)
+        # Templates render HTML-escaped (templates.render); the desk's texts are plain text.
+        plain = tuple(replace(s, text=html.unescape(s.text)) for s in result.suggestions)
+        return Offer(True, plain, result.list_prob, result.draft, None, result.tracked)
 
     def _turn(
         self,

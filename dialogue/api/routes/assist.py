@@ -10,6 +10,7 @@ from dialogue.api import schemas
 from dialogue.api.deps import ConversationId, RepUser, ServicesDep
 from dialogue.domain import CustomerRecord
 from dialogue.service.desk import DeskView, RepChoice
+from dialogue.text import shown_text
 
 router = APIRouter(prefix="/api/assist", tags=["agent-assist"])
 
@@ -104,7 +105,7 @@ def _assist_view(view: DeskView) -> schemas.AssistView:
             schemas.RepTurn(
                 index=t.index,
                 speaker=schemas.speaker_of(t.speaker),
-                text=t.text,
+                text=shown_text(t.speaker, t.text),
                 act=t.act,
                 template_id=t.template_id,
                 created_at=t.created_at,

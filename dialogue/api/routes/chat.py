@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from dialogue.api import schemas
 from dialogue.api.deps import MAX_ID, CustomerConversation, ServicesDep
+from dialogue.text import shown_text
 
 router = APIRouter(prefix="/api/conversations", tags=["customers"])
 
@@ -32,7 +33,9 @@ def send_message(
     mode the message is committed and a rep answers (poll the conversation)."""
     sent = services.chats.send(conversation_id, message.text)
     reply = (
-        schemas.BotReply(text=sent.reply.text, speaker="agent") if sent.reply is not None else None
+        schemas.BotReply(text=shown_text("agent", sent.reply.text), speaker="agent")
+        if sent.reply is not None
+        else None
     )
     return schemas.MessageResult(
         conversation_id=conversation_id,
@@ -58,7 +61,7 @@ def read_conversation(
             schemas.TranscriptTurn(
                 index=t.index,
                 speaker=schemas.speaker_of(t.speaker),
-                text=t.text,
+                text=shown_text(t.speaker, t.text),
                 created_at=t.created_at,
             )
             for t in turns
