@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.domain import OrderStatus
 from dialogue.store import models
 from tests.conftest import copy_sqlite
 from tests.dialogue_helpers import Pick, pick
-from tests.service_helpers import add_user, app_for, make_services
+from tests.service_helpers import add_user, app_for, finished_experiment, make_services
 
 
 @pytest.fixture
@@ -300,3 +300,18 @@ def test_replies_are_plain_text_on_the_wire_whatever_the_name(client: TestClient
         client.get(f"/api/conversations/{conv}", headers=auth).json()["turns"][-1]["text"]
         == (named[0]["text"])
     )
+
+
+def test_simulated_contacts_never_reach_the_reps_queue(client: TestClient, tmp_path: Path) -> None:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    finished_experiment(services.board.main_url, tmp_path / "reports")
+    with _sessions(client)() as session:
+        simulated = session.scalar(
+            select(func.count()).where(models.Conversation.status == "handed_off")
+        )
+    assert simulated  # the experiment handed some contacts off, in this very store
+    conv, auth = _start(client)
+    _say(client, conv, auth, "I want to talk to a human")
+    rep = _login(client, "rita", "rep-password-1")
+    queue = client.get("/api/assist/queue", headers=rep).json()
+    assert [q["conversation_id"] for q in queue] == [conv]

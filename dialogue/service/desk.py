@@ -149,16 +149,19 @@ class AssistDesk:
 
     # ---- reading ---------------------------------------------------------------------------
     def queue(self) -> list[QueueEntry]:
-        """Handed-off and assisted conversations not closed: waiting ones first, oldest first."""
+        """The service's handed-off and assisted conversations not closed: waiting ones first,
+        oldest first."""
         with self.sessions() as session:
             rows = session.scalars(
                 select(models.Conversation)
                 .where(
+                    # The service's own conversations (simulated contacts carry no token).
+                    models.Conversation.access_token_hash.is_not(None),
                     (models.Conversation.status == "handed_off")
                     | (
                         (models.Conversation.mode == "assist")
                         & (models.Conversation.status == "open")
-                    )
+                    ),
                 )
                 .order_by(models.Conversation.id)
                 .limit(500)
@@ -370,6 +373,8 @@ class AssistDesk:
             raise ConversationNotFound(conversation_id)
         if row.status == "closed":
             raise ConversationClosed(conversation_id)
+        if row.access_token_hash is None:
+            raise DeskConflict("a simulated or terminal conversation has no customer to answer")
         if not in_queue(row):
             raise DeskConflict("the bot is answering this conversation (auto mode)")
         return row
