@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,8 +58,10 @@ class ExperimentSpec:
                 raise SpecError(
                     f"unknown arm {arm.agent_name!r}; known arms: {', '.join(sorted(ARMS))}"
                 )
-            if not arm.weight > 0:
-                raise SpecError(f"arm {arm.name!r}: weight must be > 0, got {arm.weight}")
+            if not 0 < arm.weight < math.inf:
+                raise SpecError(
+                    f"arm {arm.name!r}: weight must be a finite number > 0, got {arm.weight}"
+                )
         if isinstance(self.contacts, bool) or not isinstance(self.contacts, int):
             raise SpecError(f"contacts must be an integer, got {self.contacts!r}")
         if not 1 <= self.contacts <= MAX_CONTACTS:

@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dialogue.api.deps import NOT_FOUND
 from dialogue.api.routes import assist, auth, chat, experiments, pages
@@ -37,12 +40,16 @@ def create_app(services: Services | None = None, *, settings: Settings | None = 
         version="0.1.0",
         summary="Customer-service dialogue: chat widget, agent-assist panel, experiment reports.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.services = built
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for router in (chat.router, auth.router, assist.router, experiments.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": field_errors(exc)}, status_code=422)
 
     @app.exception_handler(ConversationNotFound)
     def _not_found(request: Request, exc: ConversationNotFound) -> JSONResponse:
@@ -61,3 +68,75 @@ def create_app(services: Services | None = None, *, settings: Settings | None = 
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     return app
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    """FastAPI's validation errors without the input they echo (a password, or a lone surrogate
+    that no JSON response can carry): where (``loc``), what (``msg``) and its ``type``."""
+    return [
+        {
+            "type": error["type"],
+            "loc": [_wire_text(p) if isinstance(p, str) else p for p in error["loc"]],
+            "msg": _wire_text(str(error["msg"])),
+        }
+        for error in exc.errors()
+    ]
+
+
+def _wire_text(text: str) -> str:
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes with a 413 before any route runs.
+
+    The body is read whole here and handed on. (FastAPI's ``max_body_size`` counts only what a
+    route reads: a route that takes no body, such as starting a conversation, logging out or
+    closing, would run and write, and then be answered 413, or not at all for a body sent
+    without a Content-Length.)
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away mid-body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is over {self.limit} bytes"
+        response = JSONResponse(
+            {"detail": detail}, status_code=413, headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)

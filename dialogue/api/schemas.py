@@ -6,11 +6,11 @@ the customer's profile and orders; experiment owners see experiments and their f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 # The largest message the wire accepts. Longer text than the agent reads (Settings.
 # max_message_chars) still gets the agent's "too long" reply; past this the body is refused.
@@ -32,6 +32,26 @@ def _storable(text: str) -> str:
 # messages are cleaned instead (dialogue.text.clean_message): they always get a reply.
 StorableText = Annotated[str, AfterValidator(_storable)]
 
+
+def _utc(value: datetime) -> datetime:
+    """The store keeps naive UTC; the wire says so (an RFC 3339 date-time needs an offset)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Every time on the wire: UTC, written with its offset ("2026-03-02T09:00:00Z").
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _encodable(value: object) -> object:
+    """Lone surrogates (a JSON "\\udc80") become "?", as :func:`dialogue.text.clean_message`
+    would make them: a customer's message is cleaned and answered, never refused for them."""
+    return (
+        value.encode("utf-8", errors="replace").decode("utf-8") if isinstance(value, str) else value
+    )
+
+
+CustomerText = Annotated[str, BeforeValidator(_encodable)]
+
 Speaker = Literal["customer", "agent", "rep"]
 Role = Literal["rep", "owner"]
 ConversationStatus = Literal["open", "handed_off", "closed"]
@@ -43,6 +63,21 @@ class Problem(BaseModel):
     """An error: what went wrong, for a person to read."""
 
     detail: str
+
+
+class FieldError(BaseModel):
+    """One of FastAPI's request validation errors."""
+
+    loc: list[str | int]  # where: ("body", "contacts"), ("path", "conversation_id"), …
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """A 422: fields that fail validation (FastAPI's list), or a request that is well formed but
+    cannot be carried out (a sentence)."""
+
+    detail: str | list[FieldError]
 
 
 # ---- customers --------------------------------------------------------------------------------
@@ -58,14 +93,14 @@ class ConversationStarted(BaseModel):
 class CustomerMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(max_length=MAX_WIRE_MESSAGE_CHARS)
+    text: CustomerText = Field(max_length=MAX_WIRE_MESSAGE_CHARS)
 
 
 class TranscriptTurn(BaseModel):
     index: int
     speaker: Speaker
     text: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class BotReply(BaseModel):
@@ -105,7 +140,7 @@ class LoginOut(BaseModel):
     token: str
     username: str
     role: Role
-    expires_at: datetime
+    expires_at: UtcDateTime
 
 
 class Me(BaseModel):
@@ -121,8 +156,8 @@ class QueueItem(BaseModel):
     waiting: bool
     last_customer_text: str | None
     customer_name: str | None  # only once the customer authenticated
-    started_at: datetime
-    last_activity_at: datetime
+    started_at: UtcDateTime
+    last_activity_at: UtcDateTime
     assigned_to: str | None
     turns: int
 
@@ -133,7 +168,7 @@ class RepTurn(BaseModel):
     text: str
     act: str | None
     template_id: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class OrderLineOut(BaseModel):
@@ -146,15 +181,15 @@ class RefundOut(BaseModel):
     status: str
     amount: Decimal
     method: str
-    expected_at: datetime | None
-    completed_at: datetime | None
+    expected_at: UtcDateTime | None
+    completed_at: UtcDateTime | None
 
 
 class OrderOut(BaseModel):
     order_number: str
     status: str
     total: Decimal
-    placed_at: datetime
+    placed_at: UtcDateTime
     payment: str
     lines: list[OrderLineOut]
     refunds: list[RefundOut]
@@ -164,7 +199,7 @@ class CustomerOut(BaseModel):
     name: str
     email: str
     membership: str
-    customer_since: datetime
+    customer_since: UtcDateTime
     orders: list[OrderOut]
 
 
@@ -272,8 +307,8 @@ class ExperimentOut(BaseModel):
     arms: list[str]
     contacts: int
     seed: int
-    created_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     # Primary contacts finished so far.
     contacts_done: int
     has_report: bool
@@ -288,7 +323,8 @@ class ExperimentReport(ExperimentOut):
 
 
 class ExperimentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a count is a JSON integer, never true, "10" or 10.0.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     arms: StorableText = Field(min_length=1, max_length=200, examples=["rules,ranker"])
     contacts: int = Field(ge=1, le=50_000)

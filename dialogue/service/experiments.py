@@ -14,10 +14,10 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +27,50 @@ from dialogue.store import models
 from dialogue.store.session import make_engine, make_session_factory
 
 _LOG_TAIL_CHARS = 4000
+
+
+class RunProcess(Protocol):
+    """A started run, as the board watches it (:class:`subprocess.Popen` is one)."""
+
+    def poll(self) -> int | None: ...
+
+    def terminate(self) -> None: ...
+
+
+class Launcher(Protocol):
+    """Starts a run's command with its output going to ``log`` (tests pass a fake)."""
+
+    def __call__(
+        self, command: list[str], *, log: IO[bytes], env: dict[str, str]
+    ) -> RunProcess: ...
+
+
+def launch_process(command: list[str], *, log: IO[bytes], env: dict[str, str]) -> RunProcess:
+    """The run in a child process: a fixed argv, no shell, no stdin."""
+    return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+    )
+
+
+class IdleRun:
+    """A run that never ends and never ran (what :class:`RecordingLauncher` starts)."""
+
+    def poll(self) -> int | None:
+        return None
+
+    def terminate(self) -> None:
+        return None
+
+
+@dataclass
+class RecordingLauncher:
+    """A launcher for tests: records each command and starts nothing."""
+
+    commands: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, command: list[str], *, log: IO[bytes], env: dict[str, str]) -> RunProcess:
+        self.commands.append(list(command))
+        return IdleRun()
 
 
 class BoardError(ValueError):
@@ -54,13 +98,18 @@ class ExperimentBoard:
     Args:
         settings: Where the per-experiment stores and logs live.
         main_url: The service's own store (it may hold experiments run with --database-url).
+        launch: Starts a run's command (a child process; tests pass a fake that starts
+            nothing).
     """
 
-    def __init__(self, settings: Settings, *, main_url: str) -> None:
+    def __init__(
+        self, settings: Settings, *, main_url: str, launch: Launcher = launch_process
+    ) -> None:
         self.settings = settings
         self.main_url = main_url
         self.folder = settings.data_dir / "experiments"
-        self._runs: dict[str, tuple[subprocess.Popen[bytes], ExperimentEntry]] = {}
+        self.launch = launch
+        self._runs: dict[str, tuple[RunProcess, ExperimentEntry]] = {}
         self._lock = threading.Lock()
 
     def _store_urls(self) -> list[str]:
@@ -124,13 +173,7 @@ class ExperimentBoard:
         command += ["--arms", arms, "--contacts", str(contacts), "--seed", str(seed)]
         command += ["--name", name, "--workers", str(workers), "--no-progress"]
         with self._log_path(spec.key).open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self._child_env(),
-            )
+            process = self.launch(command, log=log, env=self._child_env())
         pending = ExperimentEntry(
             key=spec.key,
             name=name,

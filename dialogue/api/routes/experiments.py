@@ -18,6 +18,13 @@ router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 ExperimentKey = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.Problem}}
+# The page is HTML; its errors are JSON problems, like every other route's.
+_PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "Not Found",
+        "content": {"application/json": {"schema": schemas.Problem.model_json_schema()}},
+    }
+}
 # The report is self-contained (inline CSS, data: images) and needs nothing else.
 _REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
@@ -27,7 +34,9 @@ def list_experiments(user: OwnerUser, services: ServicesDep) -> list[schemas.Exp
     return [_summary(e) for e in services.board.list()]
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, responses={422: {"model": schemas.Problem}})
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, responses={422: {"model": schemas.Unprocessable}}
+)
 def start_experiment(
     body: schemas.ExperimentIn, user: OwnerUser, services: ServicesDep
 ) -> schemas.ExperimentOut:
@@ -58,7 +67,7 @@ def read_experiment(
     )
 
 
-@router.get("/{key}/report.html", response_class=HTMLResponse, responses=_NOT_FOUND)
+@router.get("/{key}/report.html", response_class=HTMLResponse, responses=_PAGE_NOT_FOUND)
 def report_page(key: ExperimentKey, user: OwnerUser, services: ServicesDep) -> HTMLResponse:
     """The report as written by the run: a self-contained HTML page."""
     entry = _found(services, key)
