@@ -4,22 +4,32 @@ Each turn is one transaction: the customer's message, the agent's reply, any act
 the new dialogue state and any hand-off are committed together before the reply is returned, so a
 reply the customer saw is always in the store. If the agent fails, its writes are rolled back and
 the customer's message is still recorded, with a hand-off.
+
+Where the store has one writer at a time (SQLite), holding its write lock while the agent thinks
+would let one turn think at a time. Given ``snapshots`` (sessions that read without the lock and
+cannot write) the runner first computes the turn on a snapshot, then takes the write lock only to
+check that nothing it read has changed (the conversation, the customer's orders and refunds) and
+store it. A turn whose agent writes (an action), or whose check fails, is computed again under the
+lock, exactly as without snapshots. A stored reply is thus true of a consistent state of the store
+that no later write contradicted before the reply was committed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialogue.agent import Agent, AgentReply, TurnContext
+from dialogue.agent import Agent, AgentReply, TurnContext, TurnOutcome
 from dialogue.state import DialogueState
 from dialogue.store import models
-from dialogue.store.repository import world_now
-from dialogue.text import clean_message
+from dialogue.store.repository import attach_record_cache, world_now
+from dialogue.text import CustomerMessage, clean_message
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +54,17 @@ class ConversationClosed(ConversationError):
 Clock = Callable[[Session], datetime]
 
 
+@dataclass(frozen=True)
+class _Proposal:
+    """A turn computed on a snapshot, and what it read that a concurrent turn could change."""
+
+    index: int
+    now: datetime
+    state: dict[str, Any]  # the conversation's stored state it started from
+    orders: tuple[Any, ...]  # the customer's orders and refunds it read (_orders_fingerprint)
+    outcome: TurnOutcome
+
+
 class ConversationRunner:
     """Runs an agent over stored conversations."""
 
@@ -54,11 +75,22 @@ class ConversationRunner:
         *,
         max_message_chars: int = 2000,
         clock: Clock = world_now,
+        snapshots: sessionmaker[Session] | None = None,
     ) -> None:
+        """
+        Args:
+            sessions: Sessions on the store; each turn's write transaction is one of them.
+            agent: The arm that answers.
+            max_message_chars: Longer messages get the agent's "too long" reply.
+            clock: The world's time for a turn.
+            snapshots: Read-only sessions that take no write lock (SQLite); given, a turn is
+                computed on one first and the write lock is taken only to store it.
+        """
         self.sessions = sessions
         self.agent = agent
         self.max_message_chars = max_message_chars
         self.clock = clock
+        self.snapshots = snapshots
 
     def start(
         self, *, channel: str = "chat", mode: str = "auto", access_token_hash: str | None = None
@@ -93,40 +125,118 @@ class ConversationRunner:
         """
         message = clean_message(raw, max_chars=self.max_message_chars)
         try:
-            with self.sessions() as session, session.begin():
-                conversation = self._open_conversation(session, conversation_id)
-                index = self._next_index(session, conversation_id)
-                now = self.clock(session)
-                ctx = TurnContext(
-                    conversation_id=conversation_id,
-                    turn_index=index,
-                    now=now,
-                    history=self._history(session, conversation_id),
-                )
-                state = DialogueState.from_json(conversation.state)
-                outcome = self.agent.respond(session, state, message, ctx)
-                self._record(session, conversation, index, message.stored, outcome.reply, now)
-                conversation.state = outcome.state.to_json()
-                conversation.customer_id = outcome.state.customer_id
-                if outcome.state.handed_off:
-                    conversation.status = "handed_off"
-                    conversation.ended_at = now
-                    session.add(
-                        models.Handoff(
-                            conversation_id=conversation_id,
-                            reason=outcome.reply.act,
-                            created_at=now,
-                        )
-                    )
-                elif outcome.state.ended:
-                    conversation.status = "closed"
-                    conversation.ended_at = now
-                return outcome.reply
+            if self.snapshots is not None:
+                proposal = self._propose(conversation_id, message)
+                if proposal is not None:
+                    reply = self._store(conversation_id, message, proposal)
+                    if reply is not None:
+                        return reply
+            return self._send_locked(conversation_id, message)
         except ConversationError:
             raise
         except Exception:
             logger.exception("agent %s failed in conversation %s", self.agent.name, conversation_id)
             return self._failsafe(conversation_id, message.stored)
+
+    def _send_locked(self, conversation_id: int, message: CustomerMessage) -> AgentReply:
+        """The whole turn in one write transaction."""
+        with self.sessions() as session, session.begin():
+            attach_record_cache(session)  # this turn's reads of a customer's record, once
+            conversation = self._open_conversation(session, conversation_id)
+            index = self._next_index(session, conversation_id)
+            now = self.clock(session)
+            outcome = self._respond(session, conversation, index, now, message)
+            self._apply(session, conversation, index, message.stored, outcome, now)
+            return outcome.reply
+
+    def _propose(self, conversation_id: int, message: CustomerMessage) -> _Proposal | None:
+        """The turn computed on a snapshot (no write lock); None where the agent wrote (the
+        snapshot refuses writes) or failed: the turn is then run under the lock."""
+        assert self.snapshots is not None
+        session = self.snapshots()
+        try:
+            attach_record_cache(session)
+            conversation = self._open_conversation(session, conversation_id)
+            index = self._next_index(session, conversation_id)
+            now = self.clock(session)
+            state = dict(conversation.state)
+            try:
+                outcome = self._respond(session, conversation, index, now, message)
+                orders = _orders_fingerprint(session, outcome.state.customer_id)
+            except Exception:  # noqa: BLE001 - an action's write, or a failure the lock will see
+                logger.debug(
+                    "turn %s of conversation %s runs under the lock", index, conversation_id
+                )
+                return None
+            return _Proposal(index=index, now=now, state=state, orders=orders, outcome=outcome)
+        finally:
+            session.rollback()
+            session.close()
+
+    def _store(
+        self, conversation_id: int, message: CustomerMessage, proposal: _Proposal
+    ) -> AgentReply | None:
+        """Commit a proposed turn if nothing it read has changed since; None if something has."""
+        customer_id = proposal.outcome.state.customer_id
+        with self.sessions() as session, session.begin():
+            conversation = self._open_conversation(session, conversation_id)
+            if (
+                conversation.state != proposal.state
+                or self._next_index(session, conversation_id) != proposal.index
+                or _orders_fingerprint(session, customer_id) != proposal.orders
+            ):
+                return None  # nothing was written: this transaction commits nothing
+            self._apply(
+                session,
+                conversation,
+                proposal.index,
+                message.stored,
+                proposal.outcome,
+                proposal.now,
+            )
+            return proposal.outcome.reply
+
+    def _respond(
+        self,
+        session: Session,
+        conversation: models.Conversation,
+        index: int,
+        now: datetime,
+        message: CustomerMessage,
+    ) -> TurnOutcome:
+        ctx = TurnContext(
+            conversation_id=conversation.id,
+            turn_index=index,
+            now=now,
+            history=self._history(session, conversation.id),
+        )
+        state = DialogueState.from_json(conversation.state)
+        return self.agent.respond(session, state, message, ctx)
+
+    def _apply(
+        self,
+        session: Session,
+        conversation: models.Conversation,
+        index: int,
+        customer_text: str,
+        outcome: TurnOutcome,
+        now: datetime,
+    ) -> None:
+        """Write the turn: both messages, the new state, the status and any hand-off."""
+        self._record(session, conversation, index, customer_text, outcome.reply, now)
+        conversation.state = outcome.state.to_json()
+        conversation.customer_id = outcome.state.customer_id
+        if outcome.state.handed_off:
+            conversation.status = "handed_off"
+            conversation.ended_at = now
+            session.add(
+                models.Handoff(
+                    conversation_id=conversation.id, reason=outcome.reply.act, created_at=now
+                )
+            )
+        elif outcome.state.ended:
+            conversation.status = "closed"
+            conversation.ended_at = now
 
     @staticmethod
     def _open_conversation(session: Session, conversation_id: int) -> models.Conversation:
@@ -202,3 +312,22 @@ class ConversationRunner:
                 )
             )
         return reply
+
+
+def _orders_fingerprint(session: Session, customer_id: int | None) -> tuple[Any, ...]:
+    """The customer's orders and refunds as far as a turn's facts go (what an action changes)."""
+    if customer_id is None:
+        return ()
+    rows = session.execute(
+        select(
+            models.Order.id,
+            models.Order.status,
+            models.Order.updated_at,
+            models.Refund.id,
+            models.Refund.status,
+        )
+        .outerjoin(models.Refund, models.Refund.order_id == models.Order.id)
+        .where(models.Order.customer_id == customer_id)
+        .order_by(models.Order.id, models.Refund.id)
+    ).all()
+    return tuple(tuple(row) for row in rows)

@@ -39,6 +39,10 @@ def serve(
     import uvicorn
 
     # Settings travel to the workers by environment (each worker builds its own app).
+    if workers > 1:
+        # Each worker runs its own model: split the cores between them rather than let every
+        # worker's torch start a thread per core (set OMP_NUM_THREADS to choose otherwise).
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     for name, value in (
         ("CSBOT_DATABASE_URL", database_url),
         ("CSBOT_SERVE_ARM", arm),

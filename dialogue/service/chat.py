@@ -9,8 +9,12 @@ message is committed as the customer's turn and answered later by a rep
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +52,45 @@ class SeenTurn:
     created_at: datetime
 
 
+class TurnGate:
+    """At most ``slots`` turns at once in this process; the others wait in arrival order.
+
+    A turn is mostly Python (the GIL lets one thread run at a time): dozens of request threads
+    thinking at once only share one core worse (each turn costs more CPU and the unlucky ones
+    wait seconds). Queued here, they take their turn first come, first served, and the slot
+    is handed to the next waiter directly (no newcomer overtakes it).
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self._mutex = threading.Lock()
+        self._free = slots
+        self._waiting: deque[threading.Lock] = deque()
+
+    def __enter__(self) -> None:
+        with self._mutex:
+            if self._free > 0:
+                self._free -= 1
+                return
+            baton = threading.Lock()
+            baton.acquire()
+            self._waiting.append(baton)
+        baton.acquire()  # released by the turn that hands its slot over
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+
 def in_queue(conversation: models.Conversation) -> bool:
     """Whether a rep answers this conversation (it was handed off, or runs in assist mode)."""
     return conversation.status == "handed_off" or (
@@ -58,11 +101,26 @@ def in_queue(conversation: models.Conversation) -> bool:
 class CustomerChats:
     """Start, authorize and continue customers' conversations."""
 
-    def __init__(self, runner: ConversationRunner, *, mode: str = "auto") -> None:
+    def __init__(
+        self, runner: ConversationRunner, *, mode: str = "auto", turn_slots: int | None = None
+    ) -> None:
+        """
+        Args:
+            runner: Runs the auto-mode agent.
+            mode: The mode new conversations start in.
+            turn_slots: At most this many turns at once in this process (:class:`TurnGate`);
+                None: no limit.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.runner = runner
+        self.gate: AbstractContextManager[None] = (
+            TurnGate(turn_slots) if turn_slots is not None else nullcontext()
+        )
         self.sessions: sessionmaker[Session] = runner.sessions
+        # Reads that decide nothing a write depends on: without SQLite's write lock where the
+        # runner has snapshots (every turn and queued message re-checks under the lock).
+        self.reads: sessionmaker[Session] = runner.snapshots or runner.sessions
         self.mode = mode
 
     def start(self) -> Started:
@@ -83,7 +141,7 @@ class CustomerChats:
             ConversationNotFound: no such conversation.
             ConversationClosed: it was closed.
         """
-        with self.sessions() as session:
+        with self.reads() as session:
             row = session.get(models.Conversation, conversation_id)
             if row is None:
                 raise ConversationNotFound(conversation_id)
@@ -91,8 +149,9 @@ class CustomerChats:
         if status == "closed":
             raise ConversationClosed(conversation_id)
         if not queued:
-            reply = self.runner.send(conversation_id, text)
-            with self.sessions() as session:
+            with self.gate:
+                reply = self.runner.send(conversation_id, text)
+            with self.reads() as session:
                 row = session.get(models.Conversation, conversation_id)
                 assert row is not None
                 index = _last_index(session, conversation_id, speaker="customer")
@@ -129,7 +188,7 @@ class CustomerChats:
         Raises:
             ConversationNotFound: no such conversation.
         """
-        with self.sessions() as session:
+        with self.reads() as session:
             row = session.get(models.Conversation, conversation_id)
             if row is None:
                 raise ConversationNotFound(conversation_id)
