@@ -229,6 +229,8 @@ class ConversationRunner:
         if outcome.state.handed_off:
             conversation.status = "handed_off"
             conversation.ended_at = now
+            if conversation.access_token_hash is not None:
+                conversation.mode = "assist"  # a service customer: a rep answers from now on
             session.add(
                 models.Handoff(
                     conversation_id=conversation.id, reason=outcome.reply.act, created_at=now

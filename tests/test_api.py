@@ -315,3 +315,13 @@ def test_simulated_contacts_never_reach_the_reps_queue(client: TestClient, tmp_p
     rep = _login(client, "rita", "rep-password-1")
     queue = client.get("/api/assist/queue", headers=rep).json()
     assert [q["conversation_id"] for q in queue] == [conv]
+
+
+def test_a_handoff_puts_the_conversation_in_assist_mode_at_once(client: TestClient) -> None:
+    conv, auth = _start(client)
+    handed = _say(client, conv, auth, "I want to talk to a human")
+    assert (handed["status"], handed["mode"]) == ("handed_off", "assist")
+    empty = client.post(f"/api/conversations/{conv}/messages", json={"text": "   "}, headers=auth)
+    assert empty.status_code == 422 and empty.json() == {"detail": "the message is empty"}
+    turns = client.get(f"/api/conversations/{conv}", headers=auth).json()["turns"]
+    assert [t["speaker"] for t in turns] == ["customer", "agent"]  # nothing stored for a rep

@@ -16,6 +16,7 @@ from dialogue.api.deps import NOT_FOUND
 from dialogue.api.routes import assist, auth, chat, experiments, pages
 from dialogue.config import Settings
 from dialogue.conversation import ConversationClosed, ConversationNotFound
+from dialogue.service.chat import EmptyMessage
 from dialogue.service.desk import DeskConflict
 from dialogue.service.experiments import BoardError
 from dialogue.service.wiring import Services, build_services
@@ -58,6 +59,10 @@ def create_app(services: Services | None = None, *, settings: Settings | None = 
     @app.exception_handler(ConversationClosed)
     def _closed(request: Request, exc: ConversationClosed) -> JSONResponse:
         return JSONResponse({"detail": "this conversation is closed"}, status_code=409)
+
+    @app.exception_handler(EmptyMessage)
+    def _empty(request: Request, exc: EmptyMessage) -> JSONResponse:
+        return JSONResponse({"detail": "the message is empty"}, status_code=422)
 
     @app.exception_handler(DeskConflict)
     def _conflict(request: Request, exc: DeskConflict) -> JSONResponse:

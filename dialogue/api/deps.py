@@ -46,7 +46,7 @@ def utcnow() -> datetime:
 def current_user(request: Request, services: ServicesDep) -> models.User:
     token = bearer_token(request)
     if token is not None and len(token) <= 256:
-        with services.sessions() as session:
+        with services.chats.reads() as session:  # a read: no SQLite write lock
             user = accounts.user_for_token(session, token, now=utcnow())
             if user is not None:
                 return user
@@ -83,7 +83,7 @@ def customer_conversation(
 ) -> int:
     """The conversation id, when the request carries that conversation's token."""
     token = bearer_token(request)
-    with services.sessions() as session:
+    with services.chats.reads() as session:  # a read: no SQLite write lock
         if services.chats.authorized(session, conversation_id, token):
             return conversation_id
     raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)

@@ -20,10 +20,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.agent import AgentReply
-from dialogue.conversation import ConversationClosed, ConversationNotFound, ConversationRunner
+from dialogue.conversation import (
+    ConversationClosed,
+    ConversationError,
+    ConversationNotFound,
+    ConversationRunner,
+)
 from dialogue.service.accounts import new_token, token_digest, tokens_match
 from dialogue.store import models
-from dialogue.text import clean_message
+from dialogue.text import InputProblem, clean_message
 
 MODES = ("auto", "assist")
 
@@ -89,6 +94,10 @@ class TurnGate:
                 self._waiting.popleft().release()
             else:
                 self._free += 1
+
+
+class EmptyMessage(ConversationError):
+    """A message with nothing in it, sent where a rep (not the bot) answers."""
 
 
 def in_queue(conversation: models.Conversation) -> bool:
@@ -160,6 +169,8 @@ class CustomerChats:
 
     def _queue_message(self, conversation_id: int, text: str) -> Sent:
         message = clean_message(text, max_chars=self.runner.max_message_chars)
+        if message.problem == InputProblem.EMPTY:
+            raise EmptyMessage(conversation_id)  # nothing for a rep to read: nothing stored
         with self.sessions() as session, session.begin():
             row = session.get(models.Conversation, conversation_id, with_for_update=True)
             if row is None:

@@ -203,6 +203,9 @@ def build_services(
         from simulator.arms import build_agent
 
         agent = build_agent(chosen_arm(settings))
+    warm_up = getattr(agent, "warm_up", None)
+    if callable(warm_up):
+        warm_up()  # the first customer must not pay for loading the order resolver
     if assistant == "build":
         assistant = build_assistant(settings, agent)
     runner = ConversationRunner(
