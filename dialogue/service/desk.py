@@ -25,6 +25,7 @@ from dialogue.assisting import AssistResult, RepChoiceRefused, Suggestion
 from dialogue.conversation import ConversationClosed, ConversationNotFound
 from dialogue.domain import CustomerRecord
 from dialogue.rules import RulesAgent
+from dialogue.service.assist_metrics import Metrics, assist_metrics
 from dialogue.service.chat import in_queue
 from dialogue.state import DialogueState
 from dialogue.store import models, repository
@@ -111,18 +112,6 @@ class QueueEntry:
     last_activity_at: datetime
     assigned_to: str | None
     turns: int
-
-
-@dataclass(frozen=True)
-class Metrics:
-    rep_replies: int
-    with_suggestions: int
-    top1_acceptance: float | None
-    top4_acceptance: float | None
-    response_coverage: float | None
-    edit_rate: float | None
-    draft_offered: int
-    draft_used: int
 
 
 class AssistDesk:
@@ -382,35 +371,7 @@ class AssistDesk:
     def metrics(self) -> Metrics:
         """Turn acceptance (top 1 and top 4), response coverage and edit rate over every reply."""
         with self.sessions() as session:
-            rows = session.execute(
-                select(
-                    models.AssistChoice.kind,
-                    models.AssistChoice.source,
-                    models.AssistChoice.rank,
-                    models.AssistChoice.offered,
-                    models.AssistChoice.draft_offered,
-                )
-            ).all()
-        offered = [r for r in rows if r.offered]
-        used = [r for r in rows if r.kind in ("accepted", "edited")]
-        return Metrics(
-            rep_replies=len(rows),
-            with_suggestions=len(offered),
-            top1_acceptance=_share(
-                sum(r.kind == "accepted" and r.rank == 1 for r in offered), len(offered)
-            ),
-            top4_acceptance=_share(
-                sum(r.kind == "accepted" and r.rank is not None for r in offered), len(offered)
-            ),
-            response_coverage=_share(len(used), len(rows)),
-            edit_rate=_share(sum(r.kind == "edited" for r in used), len(used)),
-            draft_offered=sum(bool(r.draft_offered) for r in rows),
-            draft_used=sum(r.source == "draft" for r in used),
-        )
-
-
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+            return assist_metrics(session)
 
 
 def _turns(session: Session, conversation_id: int) -> list[models.Turn]:
