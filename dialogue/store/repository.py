@@ -139,8 +139,8 @@ def get_customer(session: Session, customer_id: int) -> CustomerProfile | None:
 # ---- an optional read cache of customer records ------------------------------------------------
 # A process that owns its customers' writes (a harness worker: contacts are sharded by customer)
 # attaches a RecordCache to its session; every write path (dialogue.actions) forgets the customer it
-# changed, so a cached record is never older than the store. The service attaches none: it reads the
-# store each turn.
+# changed, so a cached record is never older than the store. The service (dialogue.conversation)
+# attaches one per turn's session: a turn reads a record once, and its own writes forget it.
 RECORD_CACHE = "csbot.record_cache"
 EMAIL_INDEX = "csbot.email_index"  # preloaded customers by email (emails never change)
 RecordCache = dict[int, CustomerRecord]
