@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from dialogue.agent import Agent
+from dialogue.config import Settings
 from dialogue.rules import RulesAgent, RulesConfig
 
 
@@ -106,6 +108,22 @@ ARMS: dict[str, Callable[[], Agent]] = {
     "generator": _generator,
     "hybrid": _hybrid,
 }
+
+
+# The arms whose agent loads the trained ranker, and of those the ones that also load the
+# generator (the checkpoints ``_neural`` reads).
+RANKER_ARMS = frozenset(
+    {"ranker", "ranker_handoff", "ranker_no_meaning", "ranker_word_orders", "generator", "hybrid"}
+)
+GENERATOR_ARMS = frozenset({"generator", "hybrid"})
+
+
+def checkpoints_for(name: str, settings: Settings) -> list[Path]:
+    """The model files the arm ``name`` loads (none for the rule-based and human arms)."""
+    paths = [settings.resolved_ranker_checkpoint()] if name in RANKER_ARMS else []
+    if name in GENERATOR_ARMS:
+        paths.append(settings.resolved_generator_checkpoint())
+    return paths
 
 
 class UnknownArm(ValueError):

@@ -104,3 +104,26 @@ def test_an_owner_starts_a_run_and_reads_its_report(
     assert [a["arm"] for a in entry["arm_summaries"]] == ["rules", "rules_no_descriptions"]
     page = client.get(f"/api/experiments/{key}/report.html", headers=auth)
     assert page.status_code == 200 and "from the api" in page.text
+
+
+def test_the_arms_that_need_a_checkpoint_are_the_arms_that_fail_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dialogue.config import Settings
+    from simulator.arms import ARMS, ArmNotReady, build_agent, checkpoints_for
+
+    for name in ("CSBOT_RANKER_CHECKPOINT", "CSBOT_GENERATOR_CHECKPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CSBOT_DATA_DIR", str(tmp_path))  # no model files here
+    settings = Settings()
+    for name in ARMS:
+        try:
+            build_agent(name)
+            ready = True
+        except ArmNotReady:
+            ready = False
+        assert ready == (checkpoints_for(name, settings) == []), name
+    assert checkpoints_for("hybrid", settings) == [
+        settings.resolved_ranker_checkpoint(),
+        settings.resolved_generator_checkpoint(),
+    ]

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -129,7 +129,7 @@ class ExperimentBoard:
                 failed = process.poll() not in (None, 0)
                 if failed:
                     base = found.get(key, pending)
-                    found[key] = _with_status(base, "failed")
+                    found[key] = replace(base, status="failed")
                 elif key not in found:
                     found[key] = pending
         return sorted(found.values(), key=lambda e: e.created_at or datetime.max, reverse=True)
@@ -211,17 +211,10 @@ class ExperimentBoard:
         return env
 
     def _check_ready(self, agent_name: str) -> None:
-        """A model arm needs its checkpoint on disk (checked without loading it here)."""
-        from simulator.arms import ARMS
+        """A model arm needs its checkpoints on disk (checked without loading them here)."""
+        from simulator.arms import checkpoints_for
 
-        if agent_name not in ARMS:
-            raise BoardError(f"unknown arm {agent_name!r}; known arms: {', '.join(sorted(ARMS))}")
-        needs: list[Path] = []
-        if agent_name.startswith(("ranker", "generator", "hybrid")):
-            needs.append(self.settings.resolved_ranker_checkpoint())
-        if agent_name in ("generator", "hybrid"):
-            needs.append(self.settings.resolved_generator_checkpoint())
-        missing = [str(p) for p in needs if not p.is_file()]
+        missing = [str(p) for p in checkpoints_for(agent_name, self.settings) if not p.is_file()]
         if missing:
             raise BoardError(f"arm {agent_name!r} is not ready: no checkpoint at {missing[0]}")
 
@@ -231,12 +224,6 @@ class ExperimentBoard:
             for process, _ in self._runs.values():
                 if process.poll() is None:
                     process.terminate()
-
-
-def _with_status(entry: ExperimentEntry, status: str) -> ExperimentEntry:
-    from dataclasses import replace
-
-    return replace(entry, status=status)
 
 
 def _read_store(url: str) -> list[ExperimentEntry]:
