@@ -5,6 +5,11 @@ indistinguishable from an unknown one), runs inside a savepoint (all of its writ
 is logged in ``action_log``, and is idempotent by key: a second call with the same key returns the
 first call's result and changes nothing. The caller owns the outer transaction.
 
+A read-only action (``lookup_refund``) writes only its log row. On a session that
+:func:`defer_logs` was called on (a turn computed on a read-only snapshot of the store), that row
+is kept in memory instead, and the caller writes it with the turn (:func:`deferred_logs`); a row
+kept inside a savepoint that rolls back is dropped with it, as a written row would be.
+
 Exceptions::
 
     ActionError
@@ -20,9 +25,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dialogue.domain import CancelReason, OrderView, PaymentKind, RefundStatus
 from dialogue.policy import cancel_eligibility, may_cancel, refund_expected_by, refund_is_immediate
@@ -68,11 +73,66 @@ class RefundLookup:
     replayed: bool = False
 
 
+# ---- log rows kept for the caller to write (read-only sessions) ------------------------------
+_DEFERRED = "csbot.deferred_action_log"
+
+
+@dataclass
+class _Deferred:
+    rows: list[tuple[SessionTransaction | None, models.ActionLog]]
+
+
+def defer_logs(session: Session) -> None:
+    """From now on, keep the log rows of this session's read-only actions for the caller to
+    write (:func:`deferred_logs`) instead of writing them: the session may be unable to write."""
+    if _DEFERRED not in session.info:
+        session.info[_DEFERRED] = _Deferred(rows=[])
+        event.listen(session, "after_soft_rollback", _drop_rolled_back)
+
+
+def deferred_logs(session: Session) -> list[models.ActionLog]:
+    """The log rows kept since :func:`defer_logs` (not in any session: add them to the one that
+    writes the turn)."""
+    kept: _Deferred | None = session.info.get(_DEFERRED)
+    return [row for _, row in kept.rows] if kept is not None else []
+
+
+def _keep(session: Session, row: models.ActionLog) -> bool:
+    """Keep ``row`` for the caller where the session defers its logs; False: write it."""
+    kept: _Deferred | None = session.info.get(_DEFERRED)
+    if kept is None:
+        return False
+    kept.rows.append((session.get_nested_transaction(), row))
+    return True
+
+
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A savepoint (or the transaction) rolled back: so do the rows kept inside it."""
+    kept: _Deferred | None = session.info.get(_DEFERRED)
+    if kept is None:
+        return
+    if not previous_transaction.nested:
+        kept.rows.clear()
+        return
+
+    def inside(where: SessionTransaction | None) -> bool:
+        while where is not None:
+            if where is previous_transaction:
+                return True
+            where = where.parent
+        return False
+
+    kept.rows[:] = [(where, row) for where, row in kept.rows if not inside(where)]
+
+
 def _previous(session: Session, key: str) -> models.ActionLog | None:
-    row: models.ActionLog | None = session.scalar(
+    for row in reversed(deferred_logs(session)):
+        if row.idempotency_key == key:
+            return row
+    row_: models.ActionLog | None = session.scalar(
         select(models.ActionLog).where(models.ActionLog.idempotency_key == key)
     )
-    return row
+    return row_
 
 
 def _check_same_request(row: models.ActionLog, action: str, params: dict[str, Any]) -> None:
@@ -94,20 +154,22 @@ def _log(
     params: dict[str, Any],
     result: dict[str, Any],
     now: datetime,
+    keep: bool = False,
 ) -> None:
-    session.add(
-        models.ActionLog(
-            idempotency_key=key,
-            action=action,
-            customer_id=customer_id,
-            order_id=order_id,
-            conversation_id=conversation_id,
-            outcome=outcome,
-            params=params,
-            result=result,
-            created_at=now,
-        )
+    """Log an action (``keep``: a read-only action's row, kept where the session defers)."""
+    row = models.ActionLog(
+        idempotency_key=key,
+        action=action,
+        customer_id=customer_id,
+        order_id=order_id,
+        conversation_id=conversation_id,
+        outcome=outcome,
+        params=params,
+        result=result,
+        created_at=now,
     )
+    if not (keep and _keep(session, row)):
+        session.add(row)
 
 
 def lookup_refund(
@@ -141,6 +203,7 @@ def lookup_refund(
         params=params,
         result={"refund_status": refund.status.value if refund else None},
         now=now,
+        keep=True,
     )
     session.flush()
     return RefundLookup(order=view)

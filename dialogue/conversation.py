@@ -11,7 +11,10 @@ cannot write) the runner first computes the turn on a snapshot, then takes the w
 check that nothing it read has changed (the conversation, the customer's orders and refunds) and
 store it. A turn whose agent writes (an action), or whose check fails, is computed again under the
 lock, exactly as without snapshots. A stored reply is thus true of a consistent state of the store
-that no later write contradicted before the reply was committed.
+that no later write contradicted before the reply was committed. Two kinds of writes do not send a
+turn under the lock: the log row of a read-only action (``dialogue.actions.lookup_refund``) is
+kept on the snapshot and written with the turn, and a turn that answers a cancellation's
+confirmation question (it may cancel) skips the snapshot and runs under the lock at once.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialogue.actions import defer_logs, deferred_logs
 from dialogue.agent import Agent, AgentReply, TurnContext, TurnOutcome
 from dialogue.state import DialogueState
 from dialogue.store import models
@@ -55,6 +59,16 @@ Clock = Callable[[Session], datetime]
 
 
 @dataclass(frozen=True)
+class StoredTurn:
+    """A committed turn: the reply, where it is and the conversation's status after it."""
+
+    reply: AgentReply
+    index: int  # the customer's message; the reply is index + 1
+    status: str
+    mode: str
+
+
+@dataclass(frozen=True)
 class _Proposal:
     """A turn computed on a snapshot, and what it read that a concurrent turn could change."""
 
@@ -63,6 +77,7 @@ class _Proposal:
     state: dict[str, Any]  # the conversation's stored state it started from
     orders: tuple[Any, ...]  # the customer's orders and refunds it read (_orders_fingerprint)
     outcome: TurnOutcome
+    logs: tuple[models.ActionLog, ...]  # read-only actions' log rows, written with the turn
 
 
 class ConversationRunner:
@@ -123,14 +138,18 @@ class ConversationRunner:
             ConversationNotFound: no such conversation.
             ConversationClosed: it was closed or handed off.
         """
+        return self.take_turn(conversation_id, raw).reply
+
+    def take_turn(self, conversation_id: int, raw: str | bytes) -> StoredTurn:
+        """:meth:`send`, returning where the turn was stored and the conversation's status."""
         message = clean_message(raw, max_chars=self.max_message_chars)
         try:
             if self.snapshots is not None:
                 proposal = self._propose(conversation_id, message)
                 if proposal is not None:
-                    reply = self._store(conversation_id, message, proposal)
-                    if reply is not None:
-                        return reply
+                    stored = self._store(conversation_id, message, proposal)
+                    if stored is not None:
+                        return stored
             return self._send_locked(conversation_id, message)
         except ConversationError:
             raise
@@ -138,7 +157,7 @@ class ConversationRunner:
             logger.exception("agent %s failed in conversation %s", self.agent.name, conversation_id)
             return self._failsafe(conversation_id, message.stored)
 
-    def _send_locked(self, conversation_id: int, message: CustomerMessage) -> AgentReply:
+    def _send_locked(self, conversation_id: int, message: CustomerMessage) -> StoredTurn:
         """The whole turn in one write transaction."""
         with self.sessions() as session, session.begin():
             attach_record_cache(session)  # this turn's reads of a customer's record, once
@@ -146,17 +165,20 @@ class ConversationRunner:
             index = self._next_index(session, conversation_id)
             now = self.clock(session)
             outcome = self._respond(session, conversation, index, now, message)
-            self._apply(session, conversation, index, message.stored, outcome, now)
-            return outcome.reply
+            return self._apply(session, conversation, index, message.stored, outcome, now)
 
     def _propose(self, conversation_id: int, message: CustomerMessage) -> _Proposal | None:
-        """The turn computed on a snapshot (no write lock); None where the agent wrote (the
-        snapshot refuses writes) or failed: the turn is then run under the lock."""
+        """The turn computed on a snapshot (no write lock); None where it may cancel (it answers
+        a confirmation question), where the agent wrote (the snapshot refuses writes) or failed:
+        the turn is then run under the lock."""
         assert self.snapshots is not None
         session = self.snapshots()
         try:
             attach_record_cache(session)
+            defer_logs(session)  # a lookup's log row is written with the turn
             conversation = self._open_conversation(session, conversation_id)
+            if DialogueState.from_json(conversation.state).confirming:
+                return None  # it may cancel: computed here, it would be computed again
             index = self._next_index(session, conversation_id)
             now = self.clock(session)
             state = dict(conversation.state)
@@ -168,14 +190,21 @@ class ConversationRunner:
                     "turn %s of conversation %s runs under the lock", index, conversation_id
                 )
                 return None
-            return _Proposal(index=index, now=now, state=state, orders=orders, outcome=outcome)
+            return _Proposal(
+                index=index,
+                now=now,
+                state=state,
+                orders=orders,
+                outcome=outcome,
+                logs=tuple(deferred_logs(session)),
+            )
         finally:
             session.rollback()
             session.close()
 
     def _store(
         self, conversation_id: int, message: CustomerMessage, proposal: _Proposal
-    ) -> AgentReply | None:
+    ) -> StoredTurn | None:
         """Commit a proposed turn if nothing it read has changed since; None if something has."""
         customer_id = proposal.outcome.state.customer_id
         with self.sessions() as session, session.begin():
@@ -186,7 +215,8 @@ class ConversationRunner:
                 or _orders_fingerprint(session, customer_id) != proposal.orders
             ):
                 return None  # nothing was written: this transaction commits nothing
-            self._apply(
+            session.add_all(proposal.logs)
+            return self._apply(
                 session,
                 conversation,
                 proposal.index,
@@ -194,7 +224,6 @@ class ConversationRunner:
                 proposal.outcome,
                 proposal.now,
             )
-            return proposal.outcome.reply
 
     def _respond(
         self,
@@ -221,7 +250,7 @@ class ConversationRunner:
         customer_text: str,
         outcome: TurnOutcome,
         now: datetime,
-    ) -> None:
+    ) -> StoredTurn:
         """Write the turn: both messages, the new state, the status and any hand-off."""
         self._record(session, conversation, index, customer_text, outcome.reply, now)
         conversation.state = outcome.state.to_json()
@@ -239,6 +268,7 @@ class ConversationRunner:
         elif outcome.state.ended:
             conversation.status = "closed"
             conversation.ended_at = now
+        return StoredTurn(outcome.reply, index, conversation.status, conversation.mode)
 
     @staticmethod
     def _open_conversation(session: Session, conversation_id: int) -> models.Conversation:
@@ -296,7 +326,7 @@ class ConversationRunner:
             )
         )
 
-    def _failsafe(self, conversation_id: int, customer_text: str) -> AgentReply:
+    def _failsafe(self, conversation_id: int, customer_text: str) -> StoredTurn:
         """Record the customer's message and a hand-off after the agent failed."""
         reply = AgentReply(text=FAILSAFE_TEXT, act="handoff", template_id=None, action="handoff")
         with self.sessions() as session, session.begin():
@@ -313,7 +343,7 @@ class ConversationRunner:
                     conversation_id=conversation_id, reason="agent_error", created_at=now
                 )
             )
-        return reply
+            return StoredTurn(reply, index, conversation.status, conversation.mode)
 
 
 def _orders_fingerprint(session: Session, customer_id: int | None) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from dialogue.agent import TurnContext, TurnOutcome
 from dialogue.rules import RulesAgent
-from dialogue.state import Awaiting, DialogueState
+from dialogue.state import DialogueState
 from dialogue.text import CustomerMessage
 
 __all__ = ["READINGS", "dry_run", "misread", "situation"]
@@ -31,7 +31,7 @@ READINGS: Mapping[str, frozenset[str]] = {
 def situation(state: DialogueState) -> str:
     """Where the meaning reader reads: a pending confirmation, no issue tracked yet, or an issue
     tracked (a message may switch to the other)."""
-    if state.awaiting == Awaiting.CANCEL_CONFIRMATION and state.confirmation_for is not None:
+    if state.confirming:
         return "confirmation"
     if state.intent is None:
         return "opening"

@@ -259,7 +259,8 @@ class NeuralAgent:
             generated=draft is not None,
         )
         prefetch = getattr(self.ranker, "prefetch", None)
-        if prefetch is not None:  # the reply is next turn's context: encode it off that path
+        if prefetch is not None and not (next_state.ended or next_state.handed_off):
+            # The reply is the next turn's context (if there is one): encode it off that path.
             prefetch([reply.text])
         return TurnOutcome(reply=reply, state=next_state)
 

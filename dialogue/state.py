@@ -56,6 +56,12 @@ class DialogueState:
     ended: bool = False
     last_act: str | None = None
 
+    @property
+    def confirming(self) -> bool:
+        """Whether the last reply asked the customer to confirm a cancellation of one order (so
+        this turn may cancel it)."""
+        return self.awaiting == Awaiting.CANCEL_CONFIRMATION and self.confirmation_for is not None
+
     def update(self, **changes: Any) -> DialogueState:
         """A copy with the given fields changed."""
         return replace(self, **changes)

@@ -22,7 +22,7 @@ MAX_ID = 2**31 - 1  # the store's integer ids; a larger one names nothing
 NOT_FOUND = "no such conversation"
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:  # async: no thread for a lookup
     services: Services = request.app.state.services
     return services
 
@@ -90,3 +90,11 @@ def customer_conversation(
 
 
 CustomerConversation = Annotated[int, Depends(customer_conversation)]
+
+
+async def request_token(request: Request) -> str | None:
+    """:func:`bearer_token`, as a dependency (async: no thread for reading a header)."""
+    return bearer_token(request)
+
+
+RequestToken = Annotated[str | None, Depends(request_token)]

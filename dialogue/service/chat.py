@@ -141,30 +141,34 @@ class CustomerChats:
         """Whether ``token`` opens this conversation (a wrong token and a missing conversation
         look the same to the caller)."""
         row = session.get(models.Conversation, conversation_id)
-        return row is not None and token is not None and tokens_match(token, row.access_token_hash)
+        return row is not None and token is not None and self._opens(row, token)
 
-    def send(self, conversation_id: int, text: str) -> Sent:
+    @staticmethod
+    def _opens(row: models.Conversation, token: str) -> bool:
+        return tokens_match(token, row.access_token_hash)
+
+    def send(self, conversation_id: int, text: str, *, token: str | None = None) -> Sent:
         """The customer's message: answered now in auto mode, queued for a rep otherwise.
 
+        Args:
+            token: Given, the message is sent only if this token opens the conversation (the
+                service's customers); None: a trusted caller.
+
         Raises:
-            ConversationNotFound: no such conversation.
+            ConversationNotFound: no such conversation (or ``token`` does not open it).
             ConversationClosed: it was closed.
         """
         with self.reads() as session:
             row = session.get(models.Conversation, conversation_id)
-            if row is None:
+            if row is None or (token is not None and not self._opens(row, token)):
                 raise ConversationNotFound(conversation_id)
             status, queued = row.status, in_queue(row)
         if status == "closed":
             raise ConversationClosed(conversation_id)
         if not queued:
             with self.gate:
-                reply = self.runner.send(conversation_id, text)
-            with self.reads() as session:
-                row = session.get(models.Conversation, conversation_id)
-                assert row is not None
-                index = _last_index(session, conversation_id, speaker="customer")
-                return Sent(index, reply, row.status, row.mode)
+                turn = self.runner.take_turn(conversation_id, text)
+            return Sent(turn.index, turn.reply, turn.status, turn.mode)
         return self._queue_message(conversation_id, text)
 
     def _queue_message(self, conversation_id: int, text: str) -> Sent:
@@ -216,12 +220,3 @@ def _next_index(session: Session, conversation_id: int) -> int:
         select(func.count()).where(models.Turn.conversation_id == conversation_id)
     )
     return int(count or 0)
-
-
-def _last_index(session: Session, conversation_id: int, *, speaker: str) -> int:
-    found = session.scalar(
-        select(func.max(models.Turn.index)).where(
-            models.Turn.conversation_id == conversation_id, models.Turn.speaker == speaker
-        )
-    )
-    return int(found if found is not None else -1)

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from dialogue.api import schemas
-from dialogue.api.deps import MAX_ID, CustomerConversation, ServicesDep
+from dialogue.api.deps import (
+    MAX_ID,
+    ConversationId,
+    CustomerConversation,
+    RequestToken,
+    ServicesDep,
+)
 from dialogue.text import shown_text
 
 router = APIRouter(prefix="/api/conversations", tags=["customers"])
@@ -27,11 +33,15 @@ def start_conversation(services: ServicesDep) -> schemas.ConversationStarted:
 
 @router.post("/{conversation_id}/messages")
 def send_message(
-    conversation_id: CustomerConversation, message: schemas.CustomerMessageIn, services: ServicesDep
+    conversation_id: ConversationId,
+    message: schemas.CustomerMessageIn,
+    services: ServicesDep,
+    token: RequestToken,
 ) -> schemas.MessageResult:
     """Send a message. In auto mode the reply comes back, committed with the message; in assist
     mode the message is committed and a rep answers (poll the conversation)."""
-    sent = services.chats.send(conversation_id, message.text)
+    # The token is checked in the turn's own read (the same 404 as a missing conversation).
+    sent = services.chats.send(conversation_id, message.text, token=token or "")
     reply = (
         schemas.BotReply(text=shown_text("agent", sent.reply.text), speaker="agent")
         if sent.reply is not None
