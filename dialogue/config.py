@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # largest request body accepted (larger gets 413) and where it listens.
     serve_arm: str = "auto"
     chat_mode: str = "auto"
+    # Worker processes computing customers' turns (``csbot serve --workers``); below 2 the app's
+    # own process computes them.
+    turn_workers: int = 0
     max_body_bytes: int = 64 * 1024
     host: str = "127.0.0.1"
     port: int = 8000

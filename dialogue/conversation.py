@@ -56,6 +56,8 @@ class ConversationClosed(ConversationError):
 
 
 Clock = Callable[[Session], datetime]
+# Checks a conversation's row before its turn (raises a ConversationError to refuse the turn).
+Admit = Callable[[models.Conversation], None]
 
 
 @dataclass(frozen=True)
@@ -140,34 +142,46 @@ class ConversationRunner:
         """
         return self.take_turn(conversation_id, raw).reply
 
-    def take_turn(self, conversation_id: int, raw: str | bytes) -> StoredTurn:
-        """:meth:`send`, returning where the turn was stored and the conversation's status."""
+    def take_turn(
+        self, conversation_id: int, raw: str | bytes, *, admit: Admit | None = None
+    ) -> StoredTurn:
+        """:meth:`send`, returning where the turn was stored and the conversation's status.
+
+        Args:
+            admit: Called with the conversation's row in the turn's first read, before its
+                status is checked; raises a :class:`ConversationError` to refuse the turn
+                (nothing is written).
+        """
         message = clean_message(raw, max_chars=self.max_message_chars)
         try:
             if self.snapshots is not None:
-                proposal = self._propose(conversation_id, message)
+                proposal = self._propose(conversation_id, message, admit)
                 if proposal is not None:
                     stored = self._store(conversation_id, message, proposal)
                     if stored is not None:
                         return stored
-            return self._send_locked(conversation_id, message)
+            return self._send_locked(conversation_id, message, admit)
         except ConversationError:
             raise
         except Exception:
             logger.exception("agent %s failed in conversation %s", self.agent.name, conversation_id)
             return self._failsafe(conversation_id, message.stored)
 
-    def _send_locked(self, conversation_id: int, message: CustomerMessage) -> StoredTurn:
+    def _send_locked(
+        self, conversation_id: int, message: CustomerMessage, admit: Admit | None = None
+    ) -> StoredTurn:
         """The whole turn in one write transaction."""
         with self.sessions() as session, session.begin():
             attach_record_cache(session)  # this turn's reads of a customer's record, once
-            conversation = self._open_conversation(session, conversation_id)
+            conversation = self._open_conversation(session, conversation_id, admit)
             index = self._next_index(session, conversation_id)
             now = self.clock(session)
             outcome = self._respond(session, conversation, index, now, message)
             return self._apply(session, conversation, index, message.stored, outcome, now)
 
-    def _propose(self, conversation_id: int, message: CustomerMessage) -> _Proposal | None:
+    def _propose(
+        self, conversation_id: int, message: CustomerMessage, admit: Admit | None = None
+    ) -> _Proposal | None:
         """The turn computed on a snapshot (no write lock); None where it may cancel (it answers
         a confirmation question), where the agent wrote (the snapshot refuses writes) or failed:
         the turn is then run under the lock."""
@@ -176,7 +190,7 @@ class ConversationRunner:
         try:
             attach_record_cache(session)
             defer_logs(session)  # a lookup's log row is written with the turn
-            conversation = self._open_conversation(session, conversation_id)
+            conversation = self._open_conversation(session, conversation_id, admit)
             if DialogueState.from_json(conversation.state).confirming:
                 return None  # it may cancel: computed here, it would be computed again
             index = self._next_index(session, conversation_id)
@@ -271,10 +285,14 @@ class ConversationRunner:
         return StoredTurn(outcome.reply, index, conversation.status, conversation.mode)
 
     @staticmethod
-    def _open_conversation(session: Session, conversation_id: int) -> models.Conversation:
+    def _open_conversation(
+        session: Session, conversation_id: int, admit: Admit | None = None
+    ) -> models.Conversation:
         conversation = session.get(models.Conversation, conversation_id, with_for_update=True)
         if conversation is None:
             raise ConversationNotFound(conversation_id)
+        if admit is not None:
+            admit(conversation)
         if conversation.status != "open":
             raise ConversationClosed(conversation_id)
         return conversation

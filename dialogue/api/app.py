@@ -19,6 +19,7 @@ from dialogue.conversation import ConversationClosed, ConversationNotFound
 from dialogue.service.chat import EmptyMessage
 from dialogue.service.desk import DeskConflict
 from dialogue.service.experiments import BoardError
+from dialogue.service.turns import TurnsUnavailable
 from dialogue.service.wiring import Services, build_services
 
 
@@ -59,6 +60,11 @@ def create_app(services: Services | None = None, *, settings: Settings | None = 
     @app.exception_handler(ConversationClosed)
     def _closed(request: Request, exc: ConversationClosed) -> JSONResponse:
         return JSONResponse({"detail": "this conversation is closed"}, status_code=409)
+
+    @app.exception_handler(TurnsUnavailable)
+    def _unavailable(request: Request, exc: TurnsUnavailable) -> JSONResponse:
+        detail = "the message was not answered: please send it again"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(EmptyMessage)
     def _empty(request: Request, exc: EmptyMessage) -> JSONResponse:

@@ -29,7 +29,14 @@ def serve(
         str | None, typer.Option(help="new chats start in: auto (the bot answers) | assist")
     ] = None,
     database_url: Annotated[str | None, typer.Option("--database-url")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="processes computing customers' turns (one per core); 1: the app's own process",
+        ),
+    ] = 1,
     seed_world: Annotated[
         bool, typer.Option(help="seed the default world first when the store has none")
     ] = True,
@@ -38,7 +45,8 @@ def serve(
     and the JSON API (/docs) on the configured store."""
     import uvicorn
 
-    # Settings travel to the workers by environment (each worker builds its own app).
+    # One app process; with --workers N, customers' turns are computed by N worker processes
+    # taking them from one queue (dialogue.service.turns), which start with the app.
     if workers > 1:
         # Each worker runs its own model: split the cores between them rather than let every
         # worker's torch start a thread per core (set OMP_NUM_THREADS to choose otherwise).
@@ -47,6 +55,7 @@ def serve(
         ("CSBOT_DATABASE_URL", database_url),
         ("CSBOT_SERVE_ARM", arm),
         ("CSBOT_CHAT_MODE", mode),
+        ("CSBOT_TURN_WORKERS", str(workers)),
     ):
         if value is not None:
             os.environ[name] = value
@@ -69,7 +78,6 @@ def serve(
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers,
         log_level="warning",
     )
 

@@ -96,6 +96,10 @@ class TurnGate:
                 self._free += 1
 
 
+class _ForARep(ConversationError):
+    """The conversation is in the reps' queue: the message is stored for a rep, not answered."""
+
+
 class EmptyMessage(ConversationError):
     """A message with nothing in it, sent where a rep (not the bot) answers."""
 
@@ -158,18 +162,21 @@ class CustomerChats:
             ConversationNotFound: no such conversation (or ``token`` does not open it).
             ConversationClosed: it was closed.
         """
-        with self.reads() as session:
-            row = session.get(models.Conversation, conversation_id)
-            if row is None or (token is not None and not self._opens(row, token)):
+
+        def admit(row: models.Conversation) -> None:  # in the turn's own first read
+            if token is not None and not self._opens(row, token):
                 raise ConversationNotFound(conversation_id)
-            status, queued = row.status, in_queue(row)
-        if status == "closed":
-            raise ConversationClosed(conversation_id)
-        if not queued:
+            if row.status == "closed":
+                raise ConversationClosed(conversation_id)
+            if in_queue(row):
+                raise _ForARep(conversation_id)
+
+        try:
             with self.gate:
-                turn = self.runner.take_turn(conversation_id, text)
-            return Sent(turn.index, turn.reply, turn.status, turn.mode)
-        return self._queue_message(conversation_id, text)
+                turn = self.runner.take_turn(conversation_id, text, admit=admit)
+        except _ForARep:
+            return self._queue_message(conversation_id, text)
+        return Sent(turn.index, turn.reply, turn.status, turn.mode)
 
     def _queue_message(self, conversation_id: int, text: str) -> Sent:
         message = clean_message(text, max_chars=self.runner.max_message_chars)

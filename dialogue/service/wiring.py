@@ -8,7 +8,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -21,6 +21,9 @@ from dialogue.service.chat import CustomerChats
 from dialogue.service.desk import Assistant, AssistDesk
 from dialogue.service.experiments import ExperimentBoard
 from dialogue.store.session import make_engine, make_session_factory, upgrade
+
+if TYPE_CHECKING:
+    from dialogue.service.turns import TurnPool
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +46,12 @@ class Services:
     engine: Engine | None = None
     snapshot_engine: Engine | None = None  # SQLite: read-only turns off the write lock
     writers: WriterQueue | None = None  # SQLite: writers queue for the write lock
+    turns: TurnPool | None = None  # customers' turns in worker processes (else in this one)
 
     def close(self) -> None:
         self.board.stop_all()
+        if self.turns is not None:
+            self.turns.close()
         for engine in (self.engine, self.snapshot_engine):
             if engine is not None:
                 engine.dispose()
@@ -172,23 +178,20 @@ def snapshot_engine(url: str) -> Engine:
     return engine
 
 
-def build_services(
-    settings: Settings,
-    *,
-    agent: Agent | None = None,
-    assistant: Assistant | None | Literal["build"] = "build",
-    migrate: bool = True,
-) -> Services:
-    """The store (migrated to head), the arm answering customers and the assist desk.
+@dataclass
+class _ChatParts:
+    sessions: sessionmaker[Session]
+    chats: CustomerChats
+    agent: Agent
+    engine: Engine
+    snapshot_engine: Engine | None
+    writers: WriterQueue | None
 
-    Args:
-        agent: The auto-mode agent; None builds ``chosen_arm(settings)`` (simulator.arms).
-        assistant: The desk's assistant; "build" makes one from the ranker checkpoint, if any;
-            None offers no suggestions. Tests pass both (fakes): no trained model is needed.
-    """
+
+def _chat_parts(settings: Settings, agent: Agent | None) -> _ChatParts:
+    """The store's engines and the customers' chats answered by ``agent`` (None: the arm the
+    settings choose, warmed up)."""
     url = settings.resolved_database_url()
-    if migrate:
-        upgrade(url)
     engine = make_engine(url, immediate=True)
     sessions = make_session_factory(engine)
     # SQLite (one writer at a time): turns are computed off the write lock and writers queue
@@ -206,22 +209,59 @@ def build_services(
     warm_up = getattr(agent, "warm_up", None)
     if callable(warm_up):
         warm_up()  # the first customer must not pay for loading the order resolver
-    if assistant == "build":
-        assistant = build_assistant(settings, agent)
     runner = ConversationRunner(
         sessions,
         agent,
         max_message_chars=settings.max_message_chars,
         snapshots=make_session_factory(snapshots) if snapshots is not None else None,
     )
+    chats = CustomerChats(runner, mode=settings.chat_mode, turn_slots=TURN_SLOTS)
+    return _ChatParts(sessions, chats, agent, engine, snapshots, writers)
+
+
+def build_chats(settings: Settings) -> CustomerChats:
+    """The customers' side only, on a store already migrated (a turn worker,
+    :mod:`dialogue.service.turns`)."""
+    return _chat_parts(settings, None).chats
+
+
+def build_services(
+    settings: Settings,
+    *,
+    agent: Agent | None = None,
+    assistant: Assistant | None | Literal["build"] = "build",
+    migrate: bool = True,
+) -> Services:
+    """The store (migrated to head), the arm answering customers and the assist desk.
+
+    Args:
+        agent: The auto-mode agent; None builds ``chosen_arm(settings)`` (simulator.arms), and
+            with ``settings.turn_workers`` of 2 or more customers' turns are computed by that
+            many worker processes (:class:`dialogue.service.turns.TurnPool`).
+        assistant: The desk's assistant; "build" makes one from the ranker checkpoint, if any;
+            None offers no suggestions. Tests pass both (fakes): no trained model is needed.
+    """
+    url = settings.resolved_database_url()
+    if migrate:
+        upgrade(url)
+    pool = agent is None and settings.turn_workers > 1
+    parts = _chat_parts(settings, agent)
+    if assistant == "build":
+        assistant = build_assistant(settings, parts.agent)
+    turns = None
+    if pool:
+        from dialogue.service.turns import TurnPool
+
+        turns = TurnPool(settings, settings.turn_workers)
     return Services(
         settings=settings,
-        sessions=sessions,
-        chats=CustomerChats(runner, mode=settings.chat_mode, turn_slots=TURN_SLOTS),
-        desk=AssistDesk(sessions, assistant, max_message_chars=settings.max_message_chars),
+        sessions=parts.sessions,
+        chats=parts.chats,
+        desk=AssistDesk(parts.sessions, assistant, max_message_chars=settings.max_message_chars),
         board=ExperimentBoard(settings, main_url=url),
-        arm=agent.name,
-        engine=engine,
-        snapshot_engine=snapshots,
-        writers=writers,
+        arm=parts.agent.name,
+        engine=parts.engine,
+        snapshot_engine=parts.snapshot_engine,
+        writers=parts.writers,
+        turns=turns,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
 
 from dialogue.api import schemas
 from dialogue.api.deps import (
@@ -32,7 +33,7 @@ def start_conversation(services: ServicesDep) -> schemas.ConversationStarted:
 
 
 @router.post("/{conversation_id}/messages")
-def send_message(
+async def send_message(
     conversation_id: ConversationId,
     message: schemas.CustomerMessageIn,
     services: ServicesDep,
@@ -41,7 +42,12 @@ def send_message(
     """Send a message. In auto mode the reply comes back, committed with the message; in assist
     mode the message is committed and a rep answers (poll the conversation)."""
     # The token is checked in the turn's own read (the same 404 as a missing conversation).
-    sent = services.chats.send(conversation_id, message.text, token=token or "")
+    if services.turns is not None:
+        sent = await services.turns.send(conversation_id, message.text, token=token or "")
+    else:
+        sent = await run_in_threadpool(
+            services.chats.send, conversation_id, message.text, token=token or ""
+        )
     reply = (
         schemas.BotReply(text=shown_text("agent", sent.reply.text), speaker="agent")
         if sent.reply is not None
