@@ -1,6 +1,6 @@
 """SIGKILL under load: every turn a customer got a 200 for is in the store, and turns are atomic.
 
-The real server (``python -m dialogue.cli serve``, rule-based arm) runs on a copy of the small
+The real server (``python -m dialogue.cli serve --workers 2``, rule-based arm) runs on a copy of the small
 world; 20 customers talk to it at once with no think time, and after ~3 s its process group is
 killed with SIGKILL. The store is then read: each conversation holds exactly the turns the
 client was acknowledged (message and reply, at the indices and with the texts the API gave),
@@ -176,6 +176,7 @@ def test_every_acknowledged_turn_survives_a_sigkill_and_no_turn_is_torn(
     command = [
         *(sys.executable, "-m", "dialogue.cli", "serve", "--host", "127.0.0.1"),
         *("--port", str(port), "--arm", "rules", "--database-url", url, "--no-seed-world"),
+        *("--workers", "2"),  # the turns are computed by worker processes, killed with the app
     ]
     env = {**os.environ, "CSBOT_DATA_DIR": str(tmp_path / "data")}
     with log.open("wb") as out:
