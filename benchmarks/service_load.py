@@ -310,17 +310,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of the live processes in a process group (from /proc)."""
-    ticks = 0
+def group_cpu_seconds(pgid: int) -> tuple[float, float]:
+    """User + system CPU of the live processes in a process group (from /proc): (all of them,
+    the group's leader alone)."""
+    ticks = leader = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         if int(fields[2]) == pgid:  # pgrp
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+            used = int(fields[11]) + int(fields[12])  # utime, stime
+            ticks += used
+            if stat.parent.name == str(pgid):
+                leader = used
+    return ticks / os.sysconf("SC_CLK_TCK"), leader / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy() -> tuple[float, float]:
@@ -367,7 +371,8 @@ class Server:
             time.sleep(0.2)
         raise SystemExit(f"the server did not start in {timeout:.0f}s: see {self.log}")
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(the server's processes, the app's process alone: HTTP and everything but turns)."""
         return group_cpu_seconds(self.process.pid)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
@@ -439,13 +444,15 @@ class Figures:
     errors: int
     client_cpu: float  # shares of all the machine's cores
     server_cpu: float
+    app_cpu: float  # the server's app process alone (its turn workers are the rest)
     machine_cpu: float
 
     def line(self) -> str:
         return (
             f"{self.turns} turns, {self.turns_per_s:.1f} turns/s, p50 {self.p50_ms:.1f} ms, "
             f"p99 {self.p99_ms:.1f} ms, errors {self.errors}; CPU: client {self.client_cpu:.0%}, "
-            f"server {self.server_cpu:.0%}, machine {self.machine_cpu:.0%}"
+            f"server {self.server_cpu:.0%} (app process {self.app_cpu:.0%}), "
+            f"machine {self.machine_cpu:.0%}"
         )
 
 
@@ -471,8 +478,9 @@ def phase(
         marks = (time.process_time(), server.cpu_seconds(), *machine_busy())
         return await task, marks
 
-    load, (client0, server0, busy0, total0) = asyncio.run(run())
-    client1, server1, (busy1, total1) = time.process_time(), server.cpu_seconds(), machine_busy()
+    load, (client0, (server0, app0), busy0, total0) = asyncio.run(run())
+    client1, (server1, app1) = time.process_time(), server.cpu_seconds()
+    busy1, total1 = machine_busy()
     window = max(load.measured_until - load.measure_from, 1e-9)
     cores = os.cpu_count() or 1
     return Figures(
@@ -483,6 +491,7 @@ def phase(
         errors=load.errors,
         client_cpu=(client1 - client0) / (window * cores),
         server_cpu=(server1 - server0) / (window * cores),
+        app_cpu=(app1 - app0) / (window * cores),
         machine_cpu=(busy1 - busy0) / max(total1 - total0, 1e-9),
     )
 
@@ -597,7 +606,7 @@ def main() -> None:
     add("--warmup", type=float, default=3.0, help="unmeasured seconds before each phase")
     add("--rate", type=float, default=100.0, help="turns/s offered in the paced phase")
     add("--turns", type=int, default=0, help="end a phase after this many turns (0: by time)")
-    add("--workers", type=int, default=2, help="uvicorn worker processes")
+    add("--workers", type=int, default=2, help="turn worker processes (csbot serve --workers)")
     add("--database-url", help="a PostgreSQL URL (a schema per run); default: SQLite files")
     add("--ranker-checkpoint", type=Path, help="default: CSBOT_RANKER_CHECKPOINT")
     add("--sigkill-arm", default="rules", help="comma-separated arms for the SIGKILL check")

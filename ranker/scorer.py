@@ -28,7 +28,7 @@ from ranker.data import (
     memory_tensors,
     slot_signal,
 )
-from ranker.encoder import TextEncoder, check_encoder, template_text
+from ranker.encoder import SERVING_DTYPE, TextEncoder, check_encoder, template_text
 from ranker.meaning import MeaningReader, Reading
 from ranker.model import TemplateRanker
 from ranker.personal import soft_from_meta, turn_soft
@@ -124,10 +124,13 @@ class NeuralRanker:
 
     @classmethod
     def load(cls, path: Path, catalog: Catalog | None = None) -> NeuralRanker:
-        """Load a checkpoint (raises ``CheckpointError`` if missing or corrupt)."""
+        """Load a checkpoint to rank, its encoder in :data:`ranker.encoder.SERVING_DTYPE` (raises
+        ``CheckpointError`` if missing or corrupt)."""
         model, meta = load_checkpoint(path)
         encoder = TextEncoder(
-            max_tokens=model.cfg.max_utterance_tokens, layers=model.cfg.encoder_layers
+            max_tokens=model.cfg.max_utterance_tokens,
+            layers=model.cfg.encoder_layers,
+            dtype=SERVING_DTYPE,
         )
         threshold = float(meta.get("threshold", 0.5))
         meaning: MeaningReader | None = None
