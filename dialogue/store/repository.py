@@ -7,10 +7,13 @@ an order id typed by one customer can never load another customer's order.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dialogue.domain import (
@@ -29,7 +32,7 @@ from dialogue.domain import (
 from dialogue.store import models
 
 
-def _profile(row: models.Customer) -> CustomerProfile:
+def _profile(row: models.Customer | Row[Any]) -> CustomerProfile:
     return CustomerProfile(
         id=row.id,
         external_id=row.external_id,
@@ -164,23 +167,184 @@ def forget_customer(session: Session, customer_id: int) -> None:
         cache.pop(customer_id, None)
 
 
-def _ordered(rows: Any) -> tuple[OrderView, ...]:
-    views = [order_view(r) for r in rows]
+# ---- the record loader: three Core SELECTs per batch of customers, no ORM entities -------------
+_CUSTOMERS = models.Customer.__table__
+_PAYMENTS = models.PaymentMethod.__table__
+_CATALOG = models.CatalogItem.__table__
+_ORDERS = models.Order.__table__
+_ITEMS = models.OrderItem.__table__
+_SHIPMENTS = models.Shipment.__table__
+_RETURNS = models.Return.__table__
+_REFUNDS = models.Refund.__table__
+
+
+class _RecordStatements(NamedTuple):
+    orders: Select[Any]  # one row per order of each customer; one with NULL order columns if none
+    lines: Select[Any]  # the customers' order lines with their catalog items, by line id
+    refunds: Select[Any]  # the customers' refunds with their payment label and return, by id
+
+
+def _record_statements(
+    of_customers: Callable[[ColumnElement[int]], ColumnElement[bool]],
+) -> _RecordStatements:
+    """The loader's statements, each filtered on the customers' ids by ``of_customers``."""
+    last = _SHIPMENTS.alias("last_shipment")  # order_view takes the dates of the last shipment
+    last_id = select(func.max(_SHIPMENTS.c.id)).where(_SHIPMENTS.c.order_id == _ORDERS.c.id)
+    orders = (
+        select(
+            *(_CUSTOMERS.c[f.name] for f in fields(CustomerProfile)),  # what _profile reads
+            _ORDERS.c.id.label("order_id"),
+            _ORDERS.c.order_number,
+            _ORDERS.c.status,
+            _ORDERS.c.total,
+            _ORDERS.c.placed_at,
+            _ORDERS.c.cancelled_at,
+            _PAYMENTS.c.id.label("payment_id"),
+            _PAYMENTS.c.kind,
+            _PAYMENTS.c.label,
+            last.c.shipped_at,
+            last.c.delivered_at,
+        )
+        .select_from(
+            _CUSTOMERS.outerjoin(_ORDERS, _ORDERS.c.customer_id == _CUSTOMERS.c.id)
+            .outerjoin(_PAYMENTS, _PAYMENTS.c.id == _ORDERS.c.payment_method_id)
+            .outerjoin(last, last.c.id == last_id.correlate(_ORDERS).scalar_subquery())
+        )
+        .where(of_customers(_CUSTOMERS.c.id))
+    )
+    lines = (
+        select(
+            _ITEMS.c.order_id,
+            _ITEMS.c.quantity,
+            _ITEMS.c.unit_price,
+            _CATALOG.c.title,
+            _CATALOG.c.category,
+            _CATALOG.c.attributes,
+            _CATALOG.c.sku,
+        )
+        .join_from(_ITEMS, _ORDERS, _ORDERS.c.id == _ITEMS.c.order_id)
+        .join(_CATALOG, _CATALOG.c.id == _ITEMS.c.catalog_item_id)
+        .where(of_customers(_ORDERS.c.customer_id))
+        .order_by(_ITEMS.c.id)
+    )
+    refunds = (
+        select(
+            _REFUNDS,
+            _PAYMENTS.c.label.label("payment_label"),
+            _RETURNS.c.status.label("return_status"),
+            _RETURNS.c.received_at.label("return_received_at"),
+        )
+        .join_from(_REFUNDS, _ORDERS, _ORDERS.c.id == _REFUNDS.c.order_id)
+        .join(_PAYMENTS, _PAYMENTS.c.id == _REFUNDS.c.payment_method_id)
+        .outerjoin(  # order_view looks a refund's return up among its order's own returns
+            _RETURNS,
+            and_(_RETURNS.c.id == _REFUNDS.c.return_id, _RETURNS.c.order_id == _REFUNDS.c.order_id),
+        )
+        .where(of_customers(_ORDERS.c.customer_id))
+        .order_by(_REFUNDS.c.id)
+    )
+    return _RecordStatements(orders, lines, refunds)
+
+
+# Built once: for one customer (``= :customer_id``, the service's case: no IN list to render on
+# each call) and for many (an expanding ``IN``, for preloads).
+_ONE_RECORD = _record_statements(lambda column: column == bindparam("customer_id"))
+_MANY_RECORDS = _record_statements(
+    lambda column: column.in_(bindparam("customer_id", expanding=True))
+)
+
+
+def load_records(session: Session, customer_ids: Sequence[int]) -> dict[int, CustomerRecord]:
+    """The records (profile and orders, newest first) of these customers, by id; unknown ids are
+    left out. :func:`customer_record` and :func:`preload_records` both load through it.
+
+    Records are read on every turn, so this reads with Core rather than the ORM: three SELECTs of
+    plain columns (customers with their orders, payment methods and last shipments; order lines
+    with their catalog items; refunds with their payment labels and returns), whatever the number
+    of customers or orders, turned straight into the domain dataclasses, with no entities, identity
+    map or relationship loaders to build. The records equal those :func:`order_view` and
+    :func:`_profile` build from ORM rows, value types included: each column's type converts its
+    values as it does for the ORM. Like any ``Session.execute``, it autoflushes pending writes.
+    """
+    if not customer_ids:
+        return {}
+    many = len(customer_ids) > 1
+    statements = _MANY_RECORDS if many else _ONE_RECORD
+    params = {"customer_id": list(customer_ids) if many else customer_ids[0]}
+    rows = session.execute(statements.orders, params).all()
+    lines: dict[int, list[OrderLine]] = defaultdict(list)
+    refunds: dict[int, list[RefundView]] = defaultdict(list)
+    if any(row.order_id is not None for row in rows):
+        for line in session.execute(statements.lines, params):
+            attributes = tuple(sorted((str(k), str(v)) for k, v in line.attributes.items()))
+            lines[line.order_id].append(
+                OrderLine(
+                    title=line.title,
+                    category=line.category,
+                    attributes=attributes,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    sku=line.sku,
+                )
+            )
+        for refund in session.execute(statements.refunds, params):
+            refunds[refund.order_id].append(_refund_view(refund))
+    records: dict[int, tuple[CustomerProfile, list[OrderView]]] = {}
+    for row in rows:
+        if row.id not in records:
+            records[row.id] = (_profile(row), [])
+        if row.order_id is not None:
+            records[row.id][1].append(
+                OrderView(
+                    id=row.order_id,
+                    order_number=row.order_number,
+                    customer_id=row.id,
+                    status=OrderStatus(row.status),
+                    total=row.total,
+                    placed_at=row.placed_at,
+                    payment=PaymentMethodView(row.payment_id, PaymentKind(row.kind), row.label),
+                    lines=tuple(lines.get(row.order_id, ())),
+                    shipped_at=row.shipped_at,
+                    delivered_at=row.delivered_at,
+                    cancelled_at=row.cancelled_at,
+                    refunds=tuple(refunds.get(row.order_id, ())),
+                )
+            )
+    return {
+        customer_id: CustomerRecord(profile=profile, orders=_newest_first(orders))
+        for customer_id, (profile, orders) in records.items()
+    }
+
+
+def _refund_view(row: Row[Any]) -> RefundView:
+    return RefundView(
+        id=row.id,
+        status=RefundStatus(row.status),
+        amount=row.amount,
+        method=PaymentKind(row.method),
+        payment_label=row.payment_label,
+        created_at=row.created_at,
+        initiated_at=row.initiated_at,
+        expected_at=row.expected_at,
+        completed_at=row.completed_at,
+        failure_reason=row.failure_reason,
+        return_status=ReturnStatus(row.return_status) if row.return_status is not None else None,
+        return_received_at=row.return_received_at,
+    )
+
+
+def _newest_first(views: list[OrderView]) -> tuple[OrderView, ...]:
     views.sort(key=lambda o: (o.placed_at, o.id), reverse=True)
     return tuple(views)
 
 
 def customer_record(session: Session, customer_id: int) -> CustomerRecord | None:
-    """The customer's profile and all their orders, newest first."""
+    """The customer's profile and all their orders, newest first (None for an unknown id)."""
     cache: RecordCache | None = session.info.get(RECORD_CACHE)
     if cache is not None and customer_id in cache:
         return cache[customer_id]
-    profile = get_customer(session, customer_id)
-    if profile is None:
-        return None
-    rows = session.scalars(_order_query().where(models.Order.customer_id == customer_id)).all()
-    record = CustomerRecord(profile=profile, orders=_ordered(rows))
-    if cache is not None:
+    record = load_records(session, [customer_id]).get(customer_id)
+    if record is not None and cache is not None:
         cache[customer_id] = record
     return record
 
@@ -190,22 +354,14 @@ def preload_records(session: Session, customer_ids: list[int], *, chunk: int = 5
     cache: RecordCache | None = session.info.get(RECORD_CACHE)
     if cache is None:
         raise RuntimeError("attach_record_cache(session) first")
+    index: dict[str, CustomerProfile] = session.info.setdefault(EMAIL_INDEX, {})
     loaded = 0
     for start in range(0, len(customer_ids), chunk):
-        ids = customer_ids[start : start + chunk]
-        customers = session.scalars(
-            select(models.Customer).where(models.Customer.id.in_(ids))
-        ).all()
-        by_customer: dict[int, list[models.Order]] = {c.id: [] for c in customers}
-        for row in session.scalars(_order_query().where(models.Order.customer_id.in_(ids))):
-            by_customer[row.customer_id].append(row)
-        index: dict[str, CustomerProfile] = session.info.setdefault(EMAIL_INDEX, {})
-        for customer in customers:
-            profile = _profile(customer)
-            cache[customer.id] = CustomerRecord(
-                profile=profile, orders=_ordered(by_customer[customer.id])
-            )
-            index[profile.email] = profile
+        for customer_id, record in load_records(
+            session, customer_ids[start : start + chunk]
+        ).items():
+            cache[customer_id] = record
+            index[record.profile.email] = record.profile
             loaded += 1
     return loaded
 
