@@ -34,8 +34,7 @@ from dialogue.policy import cancel_eligibility, may_cancel, refund_expected_by, 
 from dialogue.store import models
 from dialogue.store.repository import (
     forget_customer,
-    get_owned_order_row,
-    order_view,
+    lock_owned_order,
     owned_order_view,
 )
 
@@ -249,12 +248,10 @@ def cancel_order(
             refund_status=RefundStatus(previous.result["refund_status"]),
             replayed=True,
         )
-    row = get_owned_order_row(
-        session, customer_id=customer_id, order_number=order_number, for_update=True
-    )
-    if row is None:
+    locked = lock_owned_order(session, customer_id=customer_id, order_number=order_number)
+    if locked is None:
         raise OrderNotFound(order_number)
-    view = order_view(row)
+    row, view = locked
     if not may_cancel(
         view,
         customer_id=customer_id,
@@ -282,8 +279,8 @@ def cancel_order(
         session.flush()
         raise ActionRefused(why)
     assert reason is not None  # may_cancel checked it
-    kind = PaymentKind(row.payment_method.kind)
-    amount = row.total
+    kind = view.payment.kind
+    amount = view.total
     immediate = refund_is_immediate(kind)
     status = RefundStatus.COMPLETED if immediate else RefundStatus.IN_PROGRESS
     try:
@@ -297,7 +294,7 @@ def cancel_order(
                     order_id=row.id,
                     payment_method_id=row.payment_method_id,
                     status=status.value,
-                    amount=row.total,
+                    amount=amount,
                     method=kind.value,
                     created_at=now,
                     initiated_at=now,
@@ -315,7 +312,7 @@ def cancel_order(
                 outcome="done",
                 params=params,
                 result={
-                    "refund_amount": str(row.total),
+                    "refund_amount": str(amount),
                     "refund_method": kind.value,
                     "refund_status": status.value,
                 },

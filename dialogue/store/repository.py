@@ -372,8 +372,28 @@ def owned_order_view(session: Session, *, customer_id: int, order_number: str) -
     if cache is not None:
         record = customer_record(session, customer_id)
         return record.order(order_number) if record is not None else None
-    row = get_owned_order_row(session, customer_id=customer_id, order_number=order_number)
-    return order_view(row) if row is not None else None
+    record = load_records(session, [customer_id]).get(customer_id)
+    return record.order(order_number) if record is not None else None
+
+
+def lock_owned_order(
+    session: Session, *, customer_id: int, order_number: str
+) -> tuple[models.Order, OrderView] | None:
+    """One of the customer's orders locked for an update (``FOR UPDATE``; SQLite's writer holds
+    the whole store), with its view read after the lock (never from a cache); None if the
+    customer has no such order."""
+    row = session.scalars(
+        select(models.Order)
+        .where(models.Order.order_number == order_number, models.Order.customer_id == customer_id)
+        .with_for_update(of=models.Order)
+    ).first()
+    if row is None:
+        return None
+    record = load_records(session, [customer_id]).get(customer_id)
+    view = record.order(order_number) if record is not None else None
+    if view is None:  # pragma: no cover - the row was just read in this transaction
+        raise LookupError(f"order {order_number} vanished under its lock")
+    return row, view
 
 
 def get_owned_order_row(
