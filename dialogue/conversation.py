@@ -23,9 +23,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.actions import defer_logs, deferred_logs
@@ -36,6 +36,8 @@ from dialogue.store.repository import attach_record_cache, world_now
 from dialogue.text import CustomerMessage, clean_message
 
 logger = logging.getLogger(__name__)
+
+_TURNS = cast(Table, models.Turn.__table__)
 
 FAILSAFE_TEXT = (
     "I'm sorry, something went wrong on my side. I'm passing your conversation to a colleague "
@@ -322,26 +324,30 @@ class ConversationRunner:
         reply: AgentReply,
         now: datetime,
     ) -> None:
-        session.add(
-            models.Turn(
-                conversation_id=conversation.id,
-                index=index,
-                speaker="customer",
-                text=customer_text,
-                created_at=now,
-            )
-        )
-        session.add(
-            models.Turn(
-                conversation_id=conversation.id,
-                index=index + 1,
-                speaker="agent",
-                text=reply.text,
-                act=reply.act,
-                template_id=reply.template_id,
-                scores=dict(reply.scores) if reply.scores is not None else None,
-                created_at=now,
-            )
+        # Both messages in one Core INSERT (no ORM objects: nothing reads them back here).
+        turn = dict(conversation_id=conversation.id, created_at=now)
+        session.execute(
+            insert(_TURNS),
+            [
+                turn
+                | dict(
+                    index=index,
+                    speaker="customer",
+                    text=customer_text,
+                    act=None,
+                    template_id=None,
+                    scores=None,
+                ),
+                turn
+                | dict(
+                    index=index + 1,
+                    speaker="agent",
+                    text=reply.text,
+                    act=reply.act,
+                    template_id=reply.template_id,
+                    scores=dict(reply.scores) if reply.scores is not None else None,
+                ),
+            ],
         )
 
     def _failsafe(self, conversation_id: int, customer_text: str) -> StoredTurn:
