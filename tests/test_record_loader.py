@@ -1,10 +1,10 @@
 """The Core record loader (``repository.load_records``) builds exactly the records the ORM did.
 
 The reference is the previous construction, kept here only: ORM rows through ``_order_query()``
-(``selectinload`` chains) turned into views by ``order_view`` and ``_profile``. Every customer of
-a seeded world, plus hand-made edge cases (two shipments, a refund tied to a return, an order with
-no items, non-string item attributes...), must come out equal, field types and Decimal scales
-included, on SQLite and on PostgreSQL.
+(``selectinload`` chains) turned into views by ``_order_view`` and ``repository._profile``.
+Every customer of a seeded world, plus hand-made edge cases (two shipments, a refund tied to a
+return, an order with no items, non-string item attributes...), must come out equal, field types
+and Decimal scales included, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,9 +17,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from dialogue.domain import CustomerRecord, OrderStatus
+from dialogue.domain import (
+    CustomerRecord,
+    OrderLine,
+    OrderStatus,
+    OrderView,
+    PaymentKind,
+    PaymentMethodView,
+    RefundStatus,
+    RefundView,
+    ReturnStatus,
+)
 from dialogue.store import models, repository
 from simulator.world import WorldConfig, seed_world
 
@@ -28,13 +38,78 @@ T0 = datetime(2026, 9, 1, 9, 30)
 UNKNOWN_ID = 987_654
 
 
+# ---- the ORM construction the loader replaced (the reference) ---------------------------------
+def _payment(row: models.PaymentMethod) -> PaymentMethodView:
+    return PaymentMethodView(id=row.id, kind=PaymentKind(row.kind), label=row.label)
+
+
+def _refund_of(row: models.Refund, returns: dict[int, models.Return]) -> RefundView:
+    ret = returns.get(row.return_id) if row.return_id is not None else None
+    return RefundView(
+        id=row.id,
+        status=RefundStatus(row.status),
+        amount=row.amount,
+        method=PaymentKind(row.method),
+        payment_label=row.payment_method.label,
+        created_at=row.created_at,
+        initiated_at=row.initiated_at,
+        expected_at=row.expected_at,
+        completed_at=row.completed_at,
+        failure_reason=row.failure_reason,
+        return_status=ReturnStatus(ret.status) if ret is not None else None,
+        return_received_at=ret.received_at if ret is not None else None,
+    )
+
+
+def _order_view(row: models.Order) -> OrderView:
+    """A loaded order row (items, shipments, returns, refunds) as an OrderView."""
+    shipment = row.shipments[-1] if row.shipments else None
+    returns = {r.id: r for r in row.returns}
+    return OrderView(
+        id=row.id,
+        order_number=row.order_number,
+        customer_id=row.customer_id,
+        status=OrderStatus(row.status),
+        total=row.total,
+        placed_at=row.placed_at,
+        payment=_payment(row.payment_method),
+        lines=tuple(
+            OrderLine(
+                title=line.catalog_item.title,
+                category=line.catalog_item.category,
+                attributes=tuple(
+                    sorted((str(k), str(v)) for k, v in line.catalog_item.attributes.items())
+                ),
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                sku=line.catalog_item.sku,
+            )
+            for line in row.items
+        ),
+        shipped_at=shipment.shipped_at if shipment else None,
+        delivered_at=shipment.delivered_at if shipment else None,
+        cancelled_at=row.cancelled_at,
+        refunds=tuple(_refund_of(r, returns) for r in row.refunds),
+    )
+
+
+def _order_query() -> Any:
+    return select(models.Order).options(
+        selectinload(models.Order.items).selectinload(models.OrderItem.catalog_item),
+        selectinload(models.Order.shipments),
+        selectinload(models.Order.returns),
+        selectinload(models.Order.refunds).selectinload(models.Refund.payment_method),
+        selectinload(models.Order.payment_method),
+    )
+
+
 def orm_record(session: Session, customer_id: int) -> CustomerRecord | None:
     """The record as the ORM path built it before the Core loader."""
     customer = session.get(models.Customer, customer_id)
     if customer is None:
         return None
-    query = repository._order_query().where(models.Order.customer_id == customer_id)
-    views = [repository.order_view(row) for row in session.scalars(query).all()]
+    query = _order_query().where(models.Order.customer_id == customer_id)
+    views = [_order_view(row) for row in session.scalars(query).all()]
     views.sort(key=lambda o: (o.placed_at, o.id), reverse=True)
     return CustomerRecord(profile=repository._profile(customer), orders=tuple(views))
 

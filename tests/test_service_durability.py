@@ -1,10 +1,11 @@
 """SIGKILL under load: every turn a customer got a 200 for is in the store, and turns are atomic.
 
-The real server (``python -m dialogue.cli serve --workers 2``, rule-based arm) runs on a copy of the small
-world; 20 customers talk to it at once with no think time, and after ~3 s its process group is
-killed with SIGKILL. The store is then read: each conversation holds exactly the turns the
-client was acknowledged (message and reply, at the indices and with the texts the API gave),
-plus at most the message that was in flight, and only together with its reply.
+The real server (``python -m dialogue.cli serve --workers 2``, rule-based arm) runs on a copy of
+the small world; 20 customers talk to it at once with no think time, and after ~3 s its process
+group (the app and its turn workers) is killed with SIGKILL. The store is then read: each
+conversation holds exactly the turns the client was acknowledged (message and reply, at the
+indices and with the texts the API gave), plus at most the message that was in flight, and only
+together with its reply.
 
 Also: on SQLite the service computes a turn on a snapshot and takes the write lock only to store
 it; a turn whose customer's orders changed in between is not stored as computed.

@@ -20,7 +20,7 @@ from dialogue.domain import OrderStatus
 from dialogue.service.accounts import token_digest
 from dialogue.store import models
 from dialogue.store.repository import world_now
-from dialogue.text import clean_message
+from dialogue.text import CustomerMessage, clean_message
 from tests.conftest import copy_sqlite
 from tests.dialogue_helpers import pick
 from tests.service_helpers import make_services
@@ -44,16 +44,23 @@ def _logs(services: Any, conversation: int) -> list[tuple[str, str]]:
     return [(str(a), str(k)) for a, k in rows]
 
 
-def test_a_refund_lookup_is_computed_on_the_snapshot_and_its_log_row_stored_with_the_turn(
-    services: Any,
-) -> None:
+def _lookup_proposed(services: Any) -> tuple[int, CustomerMessage, Any]:
+    """A refund-status conversation up to the order number, whose turn is proposed (on a
+    snapshot) and not stored."""
     runner = services.chats.runner
     target = pick(services.sessions, lambda _r, o: bool(o.refunds))
     conversation = runner.start()
     for text in ("where is my refund", target.email):
         runner.send(conversation, text)
     message = clean_message(f"order {target.order.order_number}", max_chars=2000)
-    proposal = runner._propose(conversation, message)
+    return conversation, message, runner._propose(conversation, message)
+
+
+def test_a_refund_lookup_is_computed_on_the_snapshot_and_its_log_row_stored_with_the_turn(
+    services: Any,
+) -> None:
+    runner = services.chats.runner
+    conversation, message, proposal = _lookup_proposed(services)
     assert proposal is not None  # the lookup's write did not send the turn under the lock
     assert [row.action for row in proposal.logs] == ["lookup_refund"]
     assert _logs(services, conversation) == []  # nothing written on the snapshot
@@ -67,12 +74,7 @@ def test_a_refund_lookup_is_computed_on_the_snapshot_and_its_log_row_stored_with
 
 def test_a_stale_lookup_turn_writes_neither_its_turn_nor_its_log_row(services: Any) -> None:
     runner = services.chats.runner
-    target = pick(services.sessions, lambda _r, o: bool(o.refunds))
-    conversation = runner.start()
-    for text in ("where is my refund", target.email):
-        runner.send(conversation, text)
-    message = clean_message(f"order {target.order.order_number}", max_chars=2000)
-    proposal = runner._propose(conversation, message)
+    conversation, message, proposal = _lookup_proposed(services)
     assert proposal is not None and proposal.logs
     runner.send(conversation, "hello?")  # another turn is stored first: the proposal is stale
     assert runner._store(conversation, message, proposal) is None

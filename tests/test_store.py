@@ -176,10 +176,8 @@ def test_owned_order_lookup_never_returns_another_customers_order(
         second = _customer(session, 2, email="b@example.com")
         first_id, second_id = first.id, second.id
     with store_sessions() as session:
-        mine = repository.get_owned_order_row(
-            session, customer_id=first_id, order_number="#W0000001"
-        )
-        theirs = repository.get_owned_order_row(
+        mine = repository.owned_order_view(session, customer_id=first_id, order_number="#W0000001")
+        theirs = repository.owned_order_view(
             session, customer_id=first_id, order_number="#W0000002"
         )
         assert mine is not None and theirs is None

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from dialogue.domain import (
     CustomerProfile,
@@ -42,70 +42,6 @@ def _profile(row: models.Customer | Row[Any]) -> CustomerProfile:
         zip_code=row.zip_code,
         membership=Membership(row.membership),
         created_at=row.created_at,
-    )
-
-
-def _payment(row: models.PaymentMethod) -> PaymentMethodView:
-    return PaymentMethodView(id=row.id, kind=PaymentKind(row.kind), label=row.label)
-
-
-def _refund(row: models.Refund, returns: dict[int, models.Return]) -> RefundView:
-    ret = returns.get(row.return_id) if row.return_id is not None else None
-    return RefundView(
-        id=row.id,
-        status=RefundStatus(row.status),
-        amount=row.amount,
-        method=PaymentKind(row.method),
-        payment_label=row.payment_method.label,
-        created_at=row.created_at,
-        initiated_at=row.initiated_at,
-        expected_at=row.expected_at,
-        completed_at=row.completed_at,
-        failure_reason=row.failure_reason,
-        return_status=ReturnStatus(ret.status) if ret is not None else None,
-        return_received_at=ret.received_at if ret is not None else None,
-    )
-
-
-def order_view(row: models.Order) -> OrderView:
-    """Turn a loaded order row (items, shipments, returns, refunds) into an OrderView."""
-    shipment = row.shipments[-1] if row.shipments else None
-    returns = {r.id: r for r in row.returns}
-    return OrderView(
-        id=row.id,
-        order_number=row.order_number,
-        customer_id=row.customer_id,
-        status=OrderStatus(row.status),
-        total=row.total,
-        placed_at=row.placed_at,
-        payment=_payment(row.payment_method),
-        lines=tuple(
-            OrderLine(
-                title=line.catalog_item.title,
-                category=line.catalog_item.category,
-                attributes=tuple(
-                    sorted((str(k), str(v)) for k, v in line.catalog_item.attributes.items())
-                ),
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                sku=line.catalog_item.sku,
-            )
-            for line in row.items
-        ),
-        shipped_at=shipment.shipped_at if shipment else None,
-        delivered_at=shipment.delivered_at if shipment else None,
-        cancelled_at=row.cancelled_at,
-        refunds=tuple(_refund(r, returns) for r in row.refunds),
-    )
-
-
-def _order_query() -> Any:
-    return select(models.Order).options(
-        selectinload(models.Order.items).selectinload(models.OrderItem.catalog_item),
-        selectinload(models.Order.shipments),
-        selectinload(models.Order.returns),
-        selectinload(models.Order.refunds).selectinload(models.Refund.payment_method),
-        selectinload(models.Order.payment_method),
     )
 
 
@@ -188,7 +124,7 @@ def _record_statements(
     of_customers: Callable[[ColumnElement[int]], ColumnElement[bool]],
 ) -> _RecordStatements:
     """The loader's statements, each filtered on the customers' ids by ``of_customers``."""
-    last = _SHIPMENTS.alias("last_shipment")  # order_view takes the dates of the last shipment
+    last = _SHIPMENTS.alias("last_shipment")  # an order's dates are its last shipment's
     last_id = select(func.max(_SHIPMENTS.c.id)).where(_SHIPMENTS.c.order_id == _ORDERS.c.id)
     orders = (
         select(
@@ -236,7 +172,7 @@ def _record_statements(
         )
         .join_from(_REFUNDS, _ORDERS, _ORDERS.c.id == _REFUNDS.c.order_id)
         .join(_PAYMENTS, _PAYMENTS.c.id == _REFUNDS.c.payment_method_id)
-        .outerjoin(  # order_view looks a refund's return up among its order's own returns
+        .outerjoin(  # a refund's return is looked up among its own order's returns
             _RETURNS,
             and_(_RETURNS.c.id == _REFUNDS.c.return_id, _RETURNS.c.order_id == _REFUNDS.c.order_id),
         )
@@ -262,9 +198,10 @@ def load_records(session: Session, customer_ids: Sequence[int]) -> dict[int, Cus
     plain columns (customers with their orders, payment methods and last shipments; order lines
     with their catalog items; refunds with their payment labels and returns), whatever the number
     of customers or orders, turned straight into the domain dataclasses, with no entities, identity
-    map or relationship loaders to build. The records equal those :func:`order_view` and
-    :func:`_profile` build from ORM rows, value types included: each column's type converts its
-    values as it does for the ORM. Like any ``Session.execute``, it autoflushes pending writes.
+    map or relationship loaders to build. The records equal those the ORM's relationship loaders
+    built (``tests/test_record_loader.py`` keeps that construction as the reference), value types
+    included: each column's type converts its values as it does for the ORM. Like any
+    ``Session.execute``, it autoflushes pending writes.
     """
     if not customer_ids:
         return {}
@@ -394,19 +331,6 @@ def lock_owned_order(
     if view is None:  # pragma: no cover - the row was just read in this transaction
         raise LookupError(f"order {order_number} vanished under its lock")
     return row, view
-
-
-def get_owned_order_row(
-    session: Session, *, customer_id: int, order_number: str, for_update: bool = False
-) -> models.Order | None:
-    """The order row with this number *owned by this customer*, or None."""
-    query = _order_query().where(
-        models.Order.order_number == order_number, models.Order.customer_id == customer_id
-    )
-    if for_update:
-        query = query.with_for_update(of=models.Order)
-    row: models.Order | None = session.scalars(query).first()
-    return row
 
 
 def world_now(session: Session) -> datetime:
