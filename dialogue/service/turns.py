@@ -26,6 +26,7 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import signal
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -55,7 +56,14 @@ class TurnsUnavailable(Exception):
 
 # ---- in a worker process -----------------------------------------------------------------------
 def _serve(settings: Settings, conn: Connection) -> None:
-    """A worker's life: build the chats, say ready, answer messages until the pipe closes."""
+    """A worker's life: build the chats, say ready, answer messages until the pipe closes.
+
+    The app decides when a worker ends (it closes the pipe, or dies): Ctrl-C in a terminal and a
+    SIGTERM to the process group reach the workers too, and a worker that died of them would be
+    replaced while the app shuts down.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from dialogue.service.wiring import build_chats
 
     chats = build_chats(settings)
@@ -115,6 +123,7 @@ class TurnPool:
         self._waiting: deque[_Job] = deque()
         self._last: OrderedDict[int, int] = OrderedDict()  # conversation -> its last worker
         self._restarts: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._workers = [self._spawn(i) for i in range(workers)]
         for worker in self._workers:
             self._wait_ready(worker)
@@ -222,9 +231,11 @@ class TurnPool:
             job.answer.set_exception(TurnsUnavailable("a turn worker died"))
         worker.conn.close()
         worker.process.join(timeout=5)
+        self._workers.remove(worker)
+        if self._closing:
+            return
         code = worker.process.exitcode
         logger.error("turn worker %s died (exit %s): starting another", worker.index, code)
-        self._workers.remove(worker)
         index = worker.index
 
         async def replace() -> None:
@@ -251,6 +262,7 @@ class TurnPool:
         return worker
 
     def close(self) -> None:
+        self._closing = True
         for worker in self._workers:
             if worker.watched is not None and not worker.watched.is_closed():
                 worker.watched.remove_reader(worker.conn.fileno())
