@@ -5,6 +5,7 @@ a worker that dies is replaced; a message answered is a message stored."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 from collections.abc import Iterator
@@ -137,3 +138,14 @@ def test_a_dead_worker_is_replaced_and_an_answered_message_is_stored(
     assert later.reply is not None and later.index == 0
     assert [i for i, _, _ in _turns(url, second.conversation_id)] == [0, 1]
     services.close()
+
+
+def test_a_worker_that_cannot_start_fails_the_app_and_leaves_no_worker_behind(
+    world: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, data = world
+    missing = tmp_path / "no-such-ranker.pt"
+    settings = service_settings(url, data, serve_arm="ranker", ranker_checkpoint=missing)
+    with pytest.raises(RuntimeError, match="could not start"):
+        TurnPool(settings, workers=2)
+    assert [p for p in multiprocessing.active_children() if p.name.startswith("csbot-turns")] == []

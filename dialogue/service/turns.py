@@ -125,9 +125,12 @@ class TurnPool:
         self._restarts: set[asyncio.Task[None]] = set()
         self._closing = False
         self._workers = [self._spawn(i) for i in range(workers)]
-        for worker in self._workers:
-            self._wait_ready(worker)
-        self.turns_elsewhere = 0  # messages a worker took for a conversation it did not hold
+        try:
+            for worker in self._workers:
+                self._wait_ready(worker)
+        except RuntimeError:
+            self.close()  # the workers that did start end with the app's failure
+            raise
 
     @property
     def workers(self) -> int:
@@ -170,7 +173,7 @@ class TurnPool:
 
     # -- scheduling (all on the event loop's thread) ---------------------------------------------
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
-        for worker in self._workers:
+        for worker in list(self._workers):  # a worker found dead leaves the list
             if worker.job is None and self._waiting:
                 self._give(worker, self._next_for(worker), loop)
 
@@ -183,7 +186,6 @@ class TurnPool:
             if self._last.get(job.conversation_id, worker.index) == worker.index:
                 del self._waiting[position]
                 return job
-        self.turns_elsewhere += 1
         return self._waiting.popleft()
 
     def _give(self, worker: _Worker, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
