@@ -76,62 +76,56 @@ class RefundLookup:
 _DEFERRED = "csbot.deferred_action_log"
 
 
-@dataclass
-class _Deferred:
-    rows: list[tuple[SessionTransaction | None, models.ActionLog]]
+# (the innermost transaction it was kept in, the row), oldest first
+_Kept = list[tuple[SessionTransaction | None, models.ActionLog]]
 
 
 def defer_logs(session: Session) -> None:
     """From now on, keep the log rows of this session's read-only actions for the caller to
     write (:func:`deferred_logs`) instead of writing them: the session may be unable to write."""
     if _DEFERRED not in session.info:
-        session.info[_DEFERRED] = _Deferred(rows=[])
+        session.info[_DEFERRED] = []
         event.listen(session, "after_soft_rollback", _drop_rolled_back)
 
 
 def deferred_logs(session: Session) -> list[models.ActionLog]:
     """The log rows kept since :func:`defer_logs` (not in any session: add them to the one that
     writes the turn)."""
-    kept: _Deferred | None = session.info.get(_DEFERRED)
-    return [row for _, row in kept.rows] if kept is not None else []
+    kept: _Kept = session.info.get(_DEFERRED, [])
+    return [row for _, row in kept]
 
 
 def _keep(session: Session, row: models.ActionLog) -> bool:
     """Keep ``row`` for the caller where the session defers its logs; False: write it."""
-    kept: _Deferred | None = session.info.get(_DEFERRED)
+    kept: _Kept | None = session.info.get(_DEFERRED)
     if kept is None:
         return False
-    kept.rows.append((session.get_nested_transaction(), row))
+    kept.append((session.get_nested_transaction(), row))
     return True
 
 
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     """A savepoint (or the transaction) rolled back: so do the rows kept inside it."""
-    kept: _Deferred | None = session.info.get(_DEFERRED)
-    if kept is None:
-        return
-    if not previous_transaction.nested:
-        kept.rows.clear()
-        return
+    kept: _Kept = session.info.get(_DEFERRED, [])
 
     def inside(where: SessionTransaction | None) -> bool:
         while where is not None:
             if where is previous_transaction:
                 return True
             where = where.parent
-        return False
+        return not previous_transaction.nested  # the whole transaction: every kept row
 
-    kept.rows[:] = [(where, row) for where, row in kept.rows if not inside(where)]
+    kept[:] = [(where, row) for where, row in kept if not inside(where)]
 
 
 def _previous(session: Session, key: str) -> models.ActionLog | None:
-    for row in reversed(deferred_logs(session)):
-        if row.idempotency_key == key:
-            return row
-    row_: models.ActionLog | None = session.scalar(
+    kept = [row for row in deferred_logs(session) if row.idempotency_key == key]
+    if kept:
+        return kept[-1]
+    row: models.ActionLog | None = session.scalar(
         select(models.ActionLog).where(models.ActionLog.idempotency_key == key)
     )
-    return row_
+    return row
 
 
 def _check_same_request(row: models.ActionLog, action: str, params: dict[str, Any]) -> None:
