@@ -28,7 +28,7 @@ from ranker.data import (
     memory_tensors,
     slot_signal,
 )
-from ranker.encoder import SERVING_DTYPE, TextEncoder, check_encoder, template_text
+from ranker.encoder import SERVING_RUNTIME, TextEncoder, check_encoder, template_text
 from ranker.meaning import MeaningReader, Reading
 from ranker.model import TemplateRanker
 from ranker.personal import soft_from_meta, turn_soft
@@ -124,13 +124,13 @@ class NeuralRanker:
 
     @classmethod
     def load(cls, path: Path, catalog: Catalog | None = None) -> NeuralRanker:
-        """Load a checkpoint to rank, its encoder in :data:`ranker.encoder.SERVING_DTYPE` (raises
-        ``CheckpointError`` if missing or corrupt)."""
+        """Load a checkpoint to rank, its encoder on :data:`ranker.encoder.SERVING_RUNTIME`
+        (raises ``CheckpointError`` if missing or corrupt)."""
         model, meta = load_checkpoint(path)
         encoder = TextEncoder(
             max_tokens=model.cfg.max_utterance_tokens,
             layers=model.cfg.encoder_layers,
-            dtype=SERVING_DTYPE,
+            runtime=SERVING_RUNTIME,
         )
         threshold = float(meta.get("threshold", 0.5))
         meaning: MeaningReader | None = None

@@ -16,7 +16,7 @@ from torch import Tensor
 from ranker.checkpoint import CheckpointError
 from ranker.config import TINY, RankerConfig, TrainConfig
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
-from ranker.encoder import TextEncoder, template_text
+from ranker.encoder import SERVING_RUNTIME, TextEncoder, template_text
 from ranker.scorer import NeuralRanker
 from ranker.train import DEFAULT_HELD_OUT_ACTS, TrainResult, train_ranker
 from templates import TemplateEntry, load_catalog
@@ -183,6 +183,53 @@ def test_the_encoder_keeps_its_first_layers(encoder: TextEncoder) -> None:
     assert low.shape == top.shape and not torch.allclose(low, top, atol=1e-3)
 
 
+# ---- the serving runtime: ONNX Runtime ----------------------------------------------------------
+ODD_TEXTS = [
+    "",
+    "yes",
+    "where is my refund for order #W1234567?",
+    "Your refund of $45.20 for order #W1234567 was issued on March 3 to your card ending 4242.",
+    "word " * 500,  # truncated to max_tokens
+    "<script>alert('x')</script> \u00e9\u00e8 \U0001f600",
+]
+
+
+@pytest.fixture(scope="module")
+def served(_one_thread: None) -> TextEncoder:
+    return TextEncoder(layers=TINY.encoder_layers, runtime=SERVING_RUNTIME)
+
+
+def test_serving_runs_the_encoder_on_onnx_runtime() -> None:
+    assert SERVING_RUNTIME == "onnxruntime"
+
+
+def test_onnx_runtime_gives_torchs_token_states(encoder: TextEncoder, served: TextEncoder) -> None:
+    expected = [encoder._encode_batch([t])[0] for t in ODD_TEXTS]
+    alone = [served._encode_batch([t])[0] for t in ODD_TEXTS]
+    padded = served._encode_batch(ODD_TEXTS)  # one batch, padded to the longest
+    for want, one, batched in zip(expected, alone, padded, strict=True):
+        assert one.dtype == batched.dtype == torch.float32
+        assert one.shape == batched.shape == want.shape
+        assert torch.allclose(one, want, atol=1e-4) and torch.allclose(batched, want, atol=1e-4)
+    assert padded[4].size(0) == served.max_tokens == 40
+
+
+def test_onnx_runtime_encoders_of_a_process_share_one_session(served: TextEncoder) -> None:
+    other = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime")
+    assert other._session is served._session
+    assert other.model is None and served.model is None  # the session holds the weights
+    deeper = TextEncoder(layers=TINY.encoder_layers + 1, runtime="onnxruntime")
+    assert deeper._session is not served._session
+    (low,) = served.encode(["where is my refund"])
+    (high,) = deeper.encode(["where is my refund"])
+    assert not torch.allclose(low, high, atol=1e-3)
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        TextEncoder(layers=TINY.encoder_layers, runtime="tensorflow")
+
+
 def test_a_prefetched_text_is_encoded_once_in_the_background(
     encoder: TextEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,6 +327,19 @@ def test_serving_refuses_an_encoder_of_other_layers(ranker: NeuralRanker) -> Non
     assert ranker.encoder.layers == TINY.encoder_layers  # load builds the one the config names
     with pytest.raises(ValueError, match="reads MiniLM layer"):
         NeuralRanker(ranker.model, TextEncoder(layers=6), CATALOG)
+
+
+def test_a_loaded_ranker_ranks_as_it_would_on_torch(
+    ranker: NeuralRanker, encoder: TextEncoder, turns: list[RankTurn]
+) -> None:
+    assert ranker.encoder.runtime == "onnxruntime"  # what NeuralRanker.load builds
+    on_torch = NeuralRanker(ranker.model, encoder, CATALOG, threshold=ranker.threshold)
+    for turn in turns:
+        served, reference = ranker.rank(turn), on_torch.rank(turn)
+        assert [r.entry.id for r in served.ranked] == [r.entry.id for r in reference.ranked]
+        for a, b in zip(served.ranked, reference.ranked, strict=True):
+            assert a.score == pytest.approx(b.score, abs=1e-4)
+        assert served.list_prob == pytest.approx(reference.list_prob, abs=1e-5)
 
 
 def test_the_checkpoint_loads_with_its_metadata(
