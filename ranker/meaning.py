@@ -42,8 +42,10 @@ __all__ = [
     "AFFIRM_FLOOR",
     "LABELS",
     "PRECISION",
+    "TOLERANCE",
     "MeaningReader",
     "Reading",
+    "at_least",
     "fit_meaning",
     "meaning_example",
     "measure",
@@ -58,6 +60,11 @@ LABELS: Mapping[str, tuple[str, ...]] = {
 PRECISION = 0.99  # a label's reading is accepted where its validation precision is at least this
 AFFIRM_FLOOR = 0.9  # a confirmation is never read below this probability
 _NEVER = 2.0  # the threshold of a label no probability qualifies for
+# A threshold is the probability of a validation reading, and the same text read again gives that
+# probability only up to float noise (its encoding alone or in a padded batch, on torch or ONNX
+# Runtime: about 1e-7 apart). A reading within this of its threshold is at it: accepted, and
+# thresholds are chosen so that readings this close are accepted or refused together.
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class MeaningReader:
         probs = self.probabilities(situation, encoder.pooled([text]))[0]
         best = int(torch.argmax(probs))
         prob = float(probs[best])
-        return Reading(labels[best], prob, prob >= thresholds[best])
+        return Reading(labels[best], prob, at_least(prob, thresholds[best]))
 
     def thresholds(self, situation: str) -> dict[str, float]:
         labels, _, _, thresholds = self._heads[situation]
@@ -160,9 +167,15 @@ class MeaningReader:
         return cls(data["heads"], encoder_layers=int(data["encoder_layers"]))
 
 
+def at_least(prob: Any, threshold: float) -> Any:
+    """Whether ``prob`` (a float or an array) reaches ``threshold``, up to :data:`TOLERANCE`."""
+    return prob >= threshold - TOLERANCE
+
+
 def _threshold(probs: np.ndarray, correct: np.ndarray, *, precision: float, floor: float) -> float:
     """The lowest threshold ≥ ``floor`` at which the readings at or above it reach ``precision``;
-    :data:`_NEVER` if none does. Readings of equal probability are accepted or refused together."""
+    :data:`_NEVER` if none does. Readings of equal probability (up to :data:`TOLERANCE`) are
+    accepted or refused together."""
     order = np.argsort(-probs, kind="stable")
     probs, correct = probs[order], correct[order]
     best = _NEVER
@@ -170,7 +183,7 @@ def _threshold(probs: np.ndarray, correct: np.ndarray, *, precision: float, floo
     for i, p in enumerate(probs):
         if p < floor:
             break
-        if i + 1 < len(probs) and probs[i + 1] == p:
+        if i + 1 < len(probs) and at_least(probs[i + 1], p):
             continue
         if hits[i] / (i + 1) >= precision:
             best = float(p)
@@ -283,7 +296,7 @@ def _figures(
     guess = probs.argmax(axis=1)
     figures: dict[str, Any] = {"accuracy": round(float((guess == gold).mean()), 4)}
     for k, label in enumerate(labels):
-        accepted = (guess == k) & (probs[:, k] >= thresholds[k])
+        accepted = (guess == k) & at_least(probs[:, k], thresholds[k])
         figures[label] = {
             "threshold": round(float(thresholds[k]), 4),
             "accepted": int(accepted.sum()),

@@ -19,8 +19,11 @@ from ranker.encoder import TextEncoder
 from ranker.meaning import (
     AFFIRM_FLOOR,
     LABELS,
+    TOLERANCE,
     MeaningReader,
+    _figures,
     _threshold,
+    at_least,
     fit_meaning,
     meaning_example,
 )
@@ -158,6 +161,24 @@ def test_ties_are_accepted_or_refused_together_and_no_threshold_can_be_never() -
     assert _threshold(probs, np.array([True, False, True]), precision=1.0, floor=0.0) > 1.0
     assert _threshold(probs, np.array([False, True, True]), precision=1.0, floor=0.0) > 1.0
     assert _threshold(probs[:0], np.array([], dtype=bool), precision=1.0, floor=0.0) > 1.0
+    # Within float noise of each other is a tie too: the wrong reading would be accepted with
+    # the right one whenever its text's probability came out a hair higher.
+    near = np.array([0.9, 0.9 - TOLERANCE / 2, 0.5])
+    assert _threshold(near, np.array([True, False, True]), precision=1.0, floor=0.0) > 1.0
+    apart = np.array([0.9, 0.9 - 4 * TOLERANCE, 0.5])
+    assert _threshold(apart, np.array([True, False, True]), precision=1.0, floor=0.0) == 0.9
+
+
+def test_a_reading_a_hair_under_its_threshold_is_at_it() -> None:
+    """A threshold is a validation reading's probability; read again (alone instead of in a
+    padded batch, or on another runtime) the same text comes out about 1e-7 off, as "please go
+    ahead and cancel" did against the default reader's confirmation threshold."""
+    threshold = 0.9703471064567566
+    assert at_least(0.970346987247467, threshold)  # the default reader's case
+    assert not at_least(threshold - 10 * TOLERANCE, threshold)
+    probs = np.array([[0.970346987247467, 0.02, 0.01]])
+    figures = _figures(("affirm", "deny", "other"), [threshold, 2.0, 2.0], probs, np.array([0]))
+    assert figures["affirm"]["accepted"] == 1
 
 
 # ---- fitting and reading -----------------------------------------------------------------------
@@ -181,7 +202,8 @@ def test_a_reading_is_accepted_only_at_its_threshold(
     for situation, text, _label in _examples():
         reading = reader.read(situation, text, encoder)
         assert reading is not None
-        assert reading.accepted == (reading.prob >= reader.thresholds(situation)[reading.label])
+        threshold = reader.thresholds(situation)[reading.label]
+        assert reading.accepted == (reading.prob >= threshold - TOLERANCE)
     assert reader.read("no such situation", "yes", encoder) is None
 
 
