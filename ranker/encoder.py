@@ -7,6 +7,7 @@ in a bounded cache, which is what lets a conversation re-use its earlier turns' 
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import tempfile
@@ -101,8 +102,7 @@ class TextEncoder:
         path: Path | None = None,
         runtime: str = "torch",
     ) -> None:
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        from transformers import AutoConfig, AutoTokenizer
 
         where = path or minilm_path()
         try:
@@ -117,26 +117,18 @@ class TextEncoder:
         # Only the first ``layers`` layers are built and read (the rest of the checkpoint is
         # skipped, never held in memory).
         config.num_hidden_layers = layers
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # the skipped layers and pooler are left out on purpose
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
-            self.model = AutoModel.from_pretrained(
-                str(where), config=config, local_files_only=True, add_pooling_layer=False
-            )
         except (OSError, ValueError) as exc:
             raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
-        finally:
-            hf_logging.set_verbosity(verbosity)
         self.layers = layers
         self.runtime = runtime
-        self.model.eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-        self._session: Any = None
+        self.model: Any = None  # the transformers module (runtime "torch")
+        self._session: Any = None  # the ONNX Runtime session (runtime "onnxruntime")
         if runtime == "onnxruntime":
-            self._session = _onnx_session(self.model, where, layers)
-            self.model = None  # the session holds the weights it runs
+            self._session = _onnx_session(where, config)
+        else:
+            self.model = _load_module(where, config)
         self.max_tokens = max_tokens
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Tensor] = OrderedDict()
@@ -279,49 +271,71 @@ _SESSIONS: dict[tuple[str, int, int], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _onnx_session(model: torch.nn.Module, where: Path, layers: int) -> Any:
-    """An ONNX Runtime session running ``model`` (MiniLM's first ``layers`` layers, eval mode) on
-    this process's torch thread count, exported on first use."""
+def _load_module(where: Path, config: Any) -> torch.nn.Module:
+    """MiniLM's first ``config.num_hidden_layers`` layers from ``where``, frozen, in eval mode."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the skipped layers and pooler are left out on purpose
+    try:
+        model = AutoModel.from_pretrained(
+            str(where), config=config, local_files_only=True, add_pooling_layer=False
+        )
+    except (OSError, ValueError) as exc:
+        raise EncoderUnavailable(f"cannot load MiniLM from {where}: {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _onnx_session(where: Path, config: Any) -> Any:
+    """An ONNX Runtime session running MiniLM's first ``config.num_hidden_layers`` layers on this
+    process's torch thread count; the layers are exported on first use, and the module built to
+    export them is freed before the session loads the graph (one copy of the weights at a time
+    beside the graph on disk)."""
     import onnxruntime as ort
 
     threads = max(1, torch.get_num_threads())
-    key = (str(Path(where).resolve()), layers, threads)
+    key = (str(Path(where).resolve()), int(config.num_hidden_layers), threads)
     with _SESSIONS_LOCK:
         if key in _SESSIONS:
             return _SESSIONS[key]
         # Dynamic batch and length; a padded pair, so that the mask's path is the one traced.
         ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
         mask = (ids != 0).long()
-        with (
-            tempfile.TemporaryDirectory(prefix="csbot-minilm-") as folder,
-            warnings.catch_warnings(),
-        ):
-            graph = Path(folder) / "minilm.onnx"
-            # The TorchScript exporter: torch 2.13 (pinned) marks it legacy and warns about
-            # shape arithmetic it traces as constants (the one segment, the full mask length).
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _StatesOnly(model).eval(),
-                (ids, mask),
-                graph,
-                input_names=["input_ids", "attention_mask"],
-                output_names=["states"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "states": {0: "batch", 1: "tokens"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
-            data = graph.read_bytes()
-        model.eval()  # exporting sets train mode back on the module it wrapped: keep it off
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        with tempfile.TemporaryDirectory(prefix="csbot-minilm-") as folder:
+            graph = Path(folder) / "minilm.onnx"
+            module = _StatesOnly(_load_module(where, config)).eval()
+            with warnings.catch_warnings():
+                # The TorchScript exporter: torch 2.13 (pinned) marks it legacy and warns about
+                # shape arithmetic it traces as constants (one segment, the full mask length).
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    module,
+                    (ids, mask),
+                    graph,
+                    input_names=["input_ids", "attention_mask"],
+                    output_names=["states"],
+                    dynamic_axes={
+                        "input_ids": {0: "batch", 1: "tokens"},
+                        "attention_mask": {0: "batch", 1: "tokens"},
+                        "states": {0: "batch", 1: "tokens"},
+                    },
+                    opset_version=17,
+                    dynamo=False,
+                )
+            del module
+            gc.collect()
+            session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         _SESSIONS[key] = session
         return session
 
