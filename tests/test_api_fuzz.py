@@ -398,12 +398,17 @@ def test_times_on_the_wire_carry_their_utc_offset(fuzz: FuzzWorld) -> None:
 
 
 def test_the_spec_documents_the_errors_the_routes_send(fuzz: FuzzWorld) -> None:
-    """A 422 of POST /api/experiments is a sentence or FastAPI's field errors; the report page's
-    404 is JSON, not HTML."""
+    """A 422 of POST /api/experiments or of a customer's message is a sentence or FastAPI's field
+    errors; the report page's 404 is JSON, not HTML."""
     spec = fuzz.client.get("/openapi.json").json()
     start = spec["paths"]["/api/experiments"]["post"]["responses"]["422"]
     assert start["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Unprocessable"
     }
+    send = spec["paths"]["/api/conversations/{conversation_id}/messages"]["post"]["responses"]
+    schema_of = {code: send[code]["content"]["application/json"]["schema"] for code in send}
+    assert schema_of["422"] == {"$ref": "#/components/schemas/Unprocessable"}
+    for code in ("404", "409", "503"):
+        assert schema_of[code] == {"$ref": "#/components/schemas/Problem"}
     page = spec["paths"]["/api/experiments/{key}/report.html"]["get"]["responses"]["404"]
     assert list(page["content"]) == ["application/json"]

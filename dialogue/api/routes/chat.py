@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +19,16 @@ from dialogue.text import shown_text
 
 router = APIRouter(prefix="/api/conversations", tags=["customers"])
 
+# What sending a message may answer besides its reply: no such conversation (or not this token's),
+# a closed one, an empty message in assist mode (a sentence) or a field error, and a turn worker
+# lost mid-turn (send it again).
+_SEND_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.Problem},
+    409: {"model": schemas.Problem},
+    422: {"model": schemas.Unprocessable},
+    503: {"model": schemas.Problem},
+}
+
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def start_conversation(services: ServicesDep) -> schemas.ConversationStarted:
@@ -32,7 +42,7 @@ def start_conversation(services: ServicesDep) -> schemas.ConversationStarted:
     )
 
 
-@router.post("/{conversation_id}/messages")
+@router.post("/{conversation_id}/messages", responses=_SEND_ERRORS)
 async def send_message(
     conversation_id: ConversationId,
     message: schemas.CustomerMessageIn,
