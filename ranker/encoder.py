@@ -147,31 +147,27 @@ class TextEncoder:
         self._background_pid = 0
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not safe across threads
 
-    @torch.inference_mode()
-    def _encode_batch(self, texts: Sequence[str]) -> list[Tensor]:
-        if self._session is not None:
-            return self._run_onnx(texts)
+    def _tokenize(self, texts: Sequence[str], tensors: str) -> Any:
         with self._tokenizer_lock:
-            batch = self.tokenizer(
+            return self.tokenizer(
                 list(texts),
                 padding=True,
                 truncation=True,
                 max_length=self.max_tokens,
-                return_tensors="pt",
+                return_tensors=tensors,
             )
+
+    @torch.inference_mode()
+    def _encode_batch(self, texts: Sequence[str]) -> list[Tensor]:
+        if self._session is not None:
+            return self._run_onnx(texts)
+        batch = self._tokenize(texts, "pt")
         states = self.model(**batch).last_hidden_state.float()  # (B, T, 384)
         lengths = batch["attention_mask"].sum(dim=1).tolist()
         return [states[i, : int(n)].clone() for i, n in enumerate(lengths)]  # each (T_i, 384)
 
     def _run_onnx(self, texts: Sequence[str]) -> list[Tensor]:
-        with self._tokenizer_lock:
-            batch = self.tokenizer(
-                list(texts),
-                padding=True,
-                truncation=True,
-                max_length=self.max_tokens,
-                return_tensors="np",
-            )
+        batch = self._tokenize(texts, "np")
         ids = np.asarray(batch["input_ids"], dtype=np.int64)
         mask = np.asarray(batch["attention_mask"], dtype=np.int64)
         states = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
