@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from collections import OrderedDict
@@ -367,6 +368,7 @@ def onnx_graph(where: Path, layers: int) -> Path:
 
     Raises:
         EncoderUnavailable: The export failed.
+        OSError: The cache folder cannot be made or written.
     """
     folder = graph_cache_dir()
     path = folder / f"minilm-{layers}-layers-{_graph_key(where, layers)}.onnx"
@@ -378,25 +380,22 @@ def onnx_graph(where: Path, layers: int) -> Path:
         if path.is_file():
             return path
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        command = [
-            sys.executable,
-            "-m",
-            "ranker.onnx_export",
-            str(where),
-            str(layers),
-            str(partial),
-        ]
         try:
-            subprocess.run(
-                command, check=True, capture_output=True, text=True, timeout=EXPORT_TIMEOUT
-            )
+            _export(where, layers, partial)
             os.replace(partial, path)  # readers see the whole graph or none
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            tail = (exc.stderr or "").strip()[-2000:] if isinstance(exc.stderr, str) else ""
-            raise EncoderUnavailable(f"exporting MiniLM to ONNX failed: {exc}\n{tail}") from exc
         finally:
             partial.unlink(missing_ok=True)
     return path
+
+
+def _export(where: Path, layers: int, out: Path) -> None:
+    """:func:`export_graph` in a child process (raises :class:`EncoderUnavailable`)."""
+    command = [sys.executable, "-m", "ranker.onnx_export", str(where), str(layers), str(out)]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=EXPORT_TIMEOUT)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        tail = (exc.stderr or "").strip()[-2000:] if isinstance(exc.stderr, str) else ""
+        raise EncoderUnavailable(f"exporting MiniLM to ONNX failed: {exc}\n{tail}") from exc
 
 
 # One ONNX Runtime session per MiniLM directory and depth in a process: a session is safe to run
@@ -421,14 +420,24 @@ def _onnx_session(where: Path, layers: int) -> Any:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        graph = onnx_graph(where, layers)
+
+        def open_graph(graph: Path) -> Any:
+            return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
         try:
-            session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        except Exception:  # noqa: BLE001 - a damaged file: ONNX Runtime's errors are its own
-            logger.warning("cannot read the cached graph %s: exporting it again", graph)
-            graph.unlink(missing_ok=True)
             graph = onnx_graph(where, layers)
-            session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        except OSError as exc:  # no cache to write (a read-only home): export for this process
+            logger.warning("no cache for MiniLM's ONNX graph (%s): exporting it for now", exc)
+            with tempfile.TemporaryDirectory(prefix="csbot-minilm-") as folder:
+                _export(where, layers, Path(folder) / "minilm.onnx")
+                session = open_graph(Path(folder) / "minilm.onnx")
+        else:
+            try:
+                session = open_graph(graph)
+            except Exception:  # noqa: BLE001 - a damaged file: ONNX Runtime's errors are its own
+                logger.warning("cannot read the cached graph %s: exporting it again", graph)
+                graph.unlink(missing_ok=True)
+                session = open_graph(onnx_graph(where, layers))
         _SESSIONS[key] = session
         return session
 

@@ -288,6 +288,26 @@ def test_a_damaged_cached_graph_is_exported_again(
     assert encoder.encode(["hello"])[0].shape == (3, 384)
 
 
+def test_without_a_writable_cache_the_graph_is_exported_for_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = encoder_module.onnx_graph(minilm_path(), TINY.encoder_layers)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("CSBOT_CACHE_DIR", str(blocked / "csbot"))
+    monkeypatch.setattr(encoder_module, "_SESSIONS", {})
+    exports: list[str] = []
+
+    def export(command: list[str], **_: object) -> None:
+        exports.append(command[-1])
+        shutil.copyfile(good, command[-1])
+
+    monkeypatch.setattr(encoder_module.subprocess, "run", export)
+    encoder = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime")
+    assert encoder.encode(["hello"])[0].shape == (3, 384)
+    assert len(exports) == 1 and not Path(exports[0]).exists()  # its temporary folder is gone
+
+
 def test_a_failed_export_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSBOT_CACHE_DIR", str(tmp_path))
 
