@@ -49,8 +49,8 @@ RUNTIMES = ("torch", "onnxruntime")
 SERVING_RUNTIME = "onnxruntime"
 """What runs the encoder when a trained ranker is loaded to rank (``NeuralRanker.load``): MiniLM's
 kept layers exported to ONNX and run by ONNX Runtime in float32. Its token states equal torch's
-within about 1e-5 (the training corpus is encoded by torch), and it is 1.6-3x faster on one core
-(docs/service.md)."""
+within about 1e-5 (the training corpus is encoded by torch), and it is 1.5-2.4x faster on one core
+(``benchmarks/encoder_runtime.py``, docs/service.md)."""
 
 _JINJA_BLOCK = re.compile(r"{%.*?%}", re.S)
 _JINJA_VAR = re.compile(r"{{\s*(?:\w+\.)?(\w+)\s*(?:\|[^}]*)?}}")
@@ -93,8 +93,9 @@ class TextEncoder:
             the last kept layer's output).
         path: A MiniLM directory; the packaged one by default.
         runtime: ``"torch"`` runs the transformers module (training, bulk encoding);
-            ``"onnxruntime"`` exports it once per process to ONNX and runs it with ONNX Runtime,
-            float32 both (serving: :data:`SERVING_RUNTIME`).
+            ``"onnxruntime"`` runs the same layers, exported to ONNX once per machine
+            (:func:`onnx_graph`), with ONNX Runtime; float32 both (serving:
+            :data:`SERVING_RUNTIME`).
 
     Raises:
         EncoderUnavailable: The weights cannot be loaded.
