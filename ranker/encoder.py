@@ -7,17 +7,9 @@ in a bounded cache, which is what lets a conversation re-use its earlier turns' 
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import logging
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,18 +22,14 @@ from torch import Tensor
 
 from ranker.config import RankerConfig
 
-logger = logging.getLogger(__name__)
-
 __all__ = [
     "RUNTIMES",
     "SERVING_RUNTIME",
     "EncoderUnavailable",
     "TextEncoder",
     "check_encoder",
-    "export_graph",
-    "graph_cache_dir",
+    "load_module",
     "minilm_path",
-    "onnx_graph",
     "template_text",
 ]
 
@@ -94,7 +82,7 @@ class TextEncoder:
         path: A MiniLM directory; the packaged one by default.
         runtime: ``"torch"`` runs the transformers module (training, bulk encoding);
             ``"onnxruntime"`` runs the same layers, exported to ONNX once per machine
-            (:func:`onnx_graph`), with ONNX Runtime; float32 both (serving:
+            (:mod:`ranker.onnx_export`), with ONNX Runtime; float32 both (serving:
             :data:`SERVING_RUNTIME`).
 
     Raises:
@@ -137,9 +125,11 @@ class TextEncoder:
         self.model: Any = None  # the transformers module (runtime "torch")
         self._session: Any = None  # the ONNX Runtime session (runtime "onnxruntime")
         if runtime == "onnxruntime":
-            self._session = _onnx_session(where, layers)
+            from ranker.onnx_export import onnx_session
+
+            self._session = onnx_session(where, layers)
         else:
-            self.model = _load_module(where, config)
+            self.model = load_module(where, config)
         self.max_tokens = max_tokens
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Tensor] = OrderedDict()
@@ -255,23 +245,7 @@ class TextEncoder:
         return torch.nn.functional.normalize(vectors, dim=-1)
 
 
-class _StatesOnly(torch.nn.Module):
-    """MiniLM's last kept layer's token states from ids and mask (one segment: type ids 0)."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=torch.zeros_like(input_ids),
-        )
-        return out.last_hidden_state
-
-
-def _load_module(where: Path, config: Any) -> torch.nn.Module:
+def load_module(where: Path, config: Any) -> torch.nn.Module:
     """MiniLM's first ``config.num_hidden_layers`` layers from ``where``, frozen, in eval mode."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -290,157 +264,6 @@ def _load_module(where: Path, config: Any) -> torch.nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
-
-
-def export_graph(where: Path, layers: int, out: Path) -> None:
-    """Write MiniLM's first ``layers`` layers (from ``where``) to ``out`` as an ONNX graph taking
-    ``input_ids`` and ``attention_mask`` (batch and length dynamic) to float32 ``states``.
-
-    ``python -m ranker.onnx_export`` runs this in a process of its own (:func:`onnx_graph`).
-    """
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(str(where), local_files_only=True)
-    config.num_hidden_layers = layers
-    module = _StatesOnly(_load_module(where, config)).eval()
-    # A padded pair, so that the mask's path is the one traced.
-    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
-    mask = (ids != 0).long()
-    with warnings.catch_warnings():
-        # The TorchScript exporter: torch 2.13 (pinned) marks it legacy and warns about shape
-        # arithmetic it traces as constants (one segment, the full mask length).
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (ids, mask),
-            out,
-            input_names=["input_ids", "attention_mask"],
-            output_names=["states"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "tokens"},
-                "attention_mask": {0: "batch", 1: "tokens"},
-                "states": {0: "batch", 1: "tokens"},
-            },
-            opset_version=17,
-            dynamo=False,
-        )
-
-
-# Bump when export_graph changes what it writes: cached graphs of other versions are not read.
-GRAPH_VERSION = 1
-EXPORT_TIMEOUT = 600.0
-
-
-def graph_cache_dir() -> Path:
-    """Where exported graphs are kept: ``CSBOT_CACHE_DIR``, else the user's cache directory."""
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("CSBOT_CACHE_DIR") or user_cache_dir("csbot", appauthor=False))
-
-
-def _graph_key(where: Path, layers: int) -> str:
-    """What an exported graph depends on: the weights file, the depth and the exporting code
-    (versions read from the packages' metadata: importing onnx here would cost a server memory)."""
-    from importlib.metadata import version
-
-    weights = (where / "model.safetensors").resolve()
-    stat = weights.stat()
-    parts = [
-        str(weights),
-        stat.st_size,
-        stat.st_mtime_ns,
-        layers,
-        GRAPH_VERSION,
-        torch.__version__,
-        version("transformers"),
-        version("onnx"),
-    ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
-
-
-def onnx_graph(where: Path, layers: int) -> Path:
-    """The ONNX graph of MiniLM's first ``layers`` layers, exported once into
-    :func:`graph_cache_dir` and read from there afterwards.
-
-    The export runs in a child process: a serving process then never imports transformers'
-    modeling code, the exporter or a second copy of the weights (docs/service.md has the memory).
-    Processes that start together (a server's turn workers) export once: the others wait on a
-    lock and read the graph the first one wrote.
-
-    Raises:
-        EncoderUnavailable: The export failed.
-        OSError: The cache folder cannot be made or written.
-    """
-    folder = graph_cache_dir()
-    path = folder / f"minilm-{layers}-layers-{_graph_key(where, layers)}.onnx"
-    if path.is_file():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{path.name}.lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the kernel drops it if this process dies
-        if path.is_file():
-            return path
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        try:
-            _export(where, layers, partial)
-            os.replace(partial, path)  # readers see the whole graph or none
-        finally:
-            partial.unlink(missing_ok=True)
-    return path
-
-
-def _export(where: Path, layers: int, out: Path) -> None:
-    """:func:`export_graph` in a child process (raises :class:`EncoderUnavailable`)."""
-    command = [sys.executable, "-m", "ranker.onnx_export", str(where), str(layers), str(out)]
-    try:
-        subprocess.run(command, check=True, capture_output=True, text=True, timeout=EXPORT_TIMEOUT)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        tail = (exc.stderr or "").strip()[-2000:] if isinstance(exc.stderr, str) else ""
-        raise EncoderUnavailable(f"exporting MiniLM to ONNX failed: {exc}\n{tail}") from exc
-
-
-# One ONNX Runtime session per MiniLM directory and depth in a process: a session is safe to run
-# from several threads, and every encoder of a process (tests load many rankers) shares its
-# weights.
-_SESSIONS: dict[tuple[str, int, int], Any] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def _onnx_session(where: Path, layers: int) -> Any:
-    """An ONNX Runtime session running MiniLM's first ``layers`` layers on this process's torch
-    thread count (a graph in the cache that ONNX Runtime cannot read is exported again)."""
-    import onnxruntime as ort
-
-    threads = max(1, torch.get_num_threads())
-    key = (str(Path(where).resolve()), layers, threads)
-    with _SESSIONS_LOCK:
-        if key in _SESSIONS:
-            return _SESSIONS[key]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-
-        def open_graph(graph: Path) -> Any:
-            return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-
-        try:
-            graph = onnx_graph(where, layers)
-        except OSError as exc:  # no cache to write (a read-only home): export for this process
-            logger.warning("no cache for MiniLM's ONNX graph (%s): exporting it for now", exc)
-            with tempfile.TemporaryDirectory(prefix="csbot-minilm-") as folder:
-                _export(where, layers, Path(folder) / "minilm.onnx")
-                session = open_graph(Path(folder) / "minilm.onnx")
-        else:
-            try:
-                session = open_graph(graph)
-            except Exception:  # noqa: BLE001 - a damaged file: ONNX Runtime's errors are its own
-                logger.warning("cannot read the cached graph %s: exporting it again", graph)
-                graph.unlink(missing_ok=True)
-                session = open_graph(onnx_graph(where, layers))
-        _SESSIONS[key] = session
-        return session
 
 
 def check_encoder(encoder: TextEncoder, cfg: RankerConfig) -> None:

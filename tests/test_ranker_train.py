@@ -5,10 +5,7 @@ ranking, and seeded determinism."""
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 import threading
-import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -16,17 +13,10 @@ import pytest
 import torch
 from torch import Tensor
 
-from ranker import encoder as encoder_module
 from ranker.checkpoint import CheckpointError
 from ranker.config import TINY, RankerConfig, TrainConfig
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
-from ranker.encoder import (
-    SERVING_RUNTIME,
-    EncoderUnavailable,
-    TextEncoder,
-    minilm_path,
-    template_text,
-)
+from ranker.encoder import TextEncoder, template_text
 from ranker.scorer import NeuralRanker
 from ranker.train import DEFAULT_HELD_OUT_ACTS, TrainResult, train_ranker
 from templates import TemplateEntry, load_catalog
@@ -191,139 +181,6 @@ def test_the_encoder_keeps_its_first_layers(encoder: TextEncoder) -> None:
     (low,) = encoder._encode_batch(["where is my refund"])
     (top,) = full._encode_batch(["where is my refund"])
     assert low.shape == top.shape and not torch.allclose(low, top, atol=1e-3)
-
-
-# ---- the serving runtime: ONNX Runtime ----------------------------------------------------------
-ODD_TEXTS = [
-    "",
-    "yes",
-    "where is my refund for order #W1234567?",
-    "Your refund of $45.20 for order #W1234567 was issued on March 3 to your card ending 4242.",
-    "word " * 500,  # truncated to max_tokens
-    "<script>alert('x')</script> \u00e9\u00e8 \U0001f600",
-]
-
-
-@pytest.fixture(scope="module")
-def served(_one_thread: None) -> TextEncoder:
-    return TextEncoder(layers=TINY.encoder_layers, runtime=SERVING_RUNTIME)
-
-
-def test_serving_runs_the_encoder_on_onnx_runtime() -> None:
-    assert SERVING_RUNTIME == "onnxruntime"
-
-
-def test_onnx_runtime_gives_torchs_token_states(encoder: TextEncoder, served: TextEncoder) -> None:
-    expected = [encoder._encode_batch([t])[0] for t in ODD_TEXTS]
-    alone = [served._encode_batch([t])[0] for t in ODD_TEXTS]
-    padded = served._encode_batch(ODD_TEXTS)  # one batch, padded to the longest
-    for want, one, batched in zip(expected, alone, padded, strict=True):
-        assert one.dtype == batched.dtype == torch.float32
-        assert one.shape == batched.shape == want.shape
-        assert torch.allclose(one, want, atol=1e-4) and torch.allclose(batched, want, atol=1e-4)
-    assert padded[4].size(0) == served.max_tokens == 40
-
-
-def test_onnx_runtime_encoders_of_a_process_share_one_session(served: TextEncoder) -> None:
-    other = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime")
-    assert other._session is served._session
-    assert other.model is None and served.model is None  # the session holds the weights
-    deeper = TextEncoder(layers=TINY.encoder_layers + 1, runtime="onnxruntime")
-    assert deeper._session is not served._session
-    (low,) = served.encode(["where is my refund"])
-    (high,) = deeper.encode(["where is my refund"])
-    assert not torch.allclose(low, high, atol=1e-3)
-
-
-def test_the_graph_is_exported_once_and_read_from_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    where = minilm_path()
-    cached = encoder_module.onnx_graph(where, TINY.encoder_layers)  # the user's cache, as served
-    monkeypatch.setenv("CSBOT_CACHE_DIR", str(tmp_path))
-    exports: list[list[str]] = []
-
-    def export(command: list[str], **_: object) -> None:  # the child process, without its cost
-        exports.append(command)
-        time.sleep(0.2)  # long enough for the other thread to reach the lock
-        shutil.copyfile(cached, command[-1])
-
-    monkeypatch.setattr(encoder_module.subprocess, "run", export)
-    paths: list[Path] = []
-    threads = [
-        threading.Thread(target=lambda: paths.append(encoder_module.onnx_graph(where, 2)))
-        for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert len(exports) == 1 and exports[0][1:3] == ["-m", "ranker.onnx_export"]
-    assert paths[0] == paths[1] and paths[0].parent == tmp_path
-    assert paths[0].read_bytes() == cached.read_bytes()
-    assert not list(tmp_path.glob("*.partial"))
-    assert encoder_module.onnx_graph(where, 2) == paths[0] and len(exports) == 1
-    other = encoder_module.onnx_graph(where, 3)  # another depth is another graph
-    assert other != paths[0] and len(exports) == 2
-
-
-def test_a_damaged_cached_graph_is_exported_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    where = minilm_path()
-    good = encoder_module.onnx_graph(where, TINY.encoder_layers)
-    monkeypatch.setenv("CSBOT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(encoder_module, "_SESSIONS", {})  # no session of this process to reuse
-    damaged = tmp_path / good.name
-    damaged.write_bytes(b"not an onnx graph")
-    exports: list[str] = []
-
-    def export(command: list[str], **_: object) -> None:
-        exports.append(command[-1])
-        shutil.copyfile(good, command[-1])
-
-    monkeypatch.setattr(encoder_module.subprocess, "run", export)
-    encoder = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime")
-    assert len(exports) == 1 and damaged.read_bytes() == good.read_bytes()
-    assert encoder.encode(["hello"])[0].shape == (3, 384)
-
-
-def test_without_a_writable_cache_the_graph_is_exported_for_the_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    good = encoder_module.onnx_graph(minilm_path(), TINY.encoder_layers)
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the cache folder would be")
-    monkeypatch.setenv("CSBOT_CACHE_DIR", str(blocked / "csbot"))
-    monkeypatch.setattr(encoder_module, "_SESSIONS", {})
-    exports: list[str] = []
-
-    def export(command: list[str], **_: object) -> None:
-        exports.append(command[-1])
-        shutil.copyfile(good, command[-1])
-
-    monkeypatch.setattr(encoder_module.subprocess, "run", export)
-    encoder = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime")
-    assert encoder.encode(["hello"])[0].shape == (3, 384)
-    assert len(exports) == 1 and not Path(exports[0]).exists()  # its temporary folder is gone
-
-
-def test_a_failed_export_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CSBOT_CACHE_DIR", str(tmp_path))
-
-    def export(command: list[str], **_: object) -> None:
-        Path(command[-1]).write_bytes(b"half a graph")
-        raise subprocess.CalledProcessError(1, command, stderr="RuntimeError: no space left")
-
-    monkeypatch.setattr(encoder_module.subprocess, "run", export)
-    with pytest.raises(EncoderUnavailable, match="exporting MiniLM to ONNX failed(.|\\n)*no space"):
-        encoder_module.onnx_graph(minilm_path(), 2)
-    assert [p.name for p in tmp_path.iterdir()] == [p.name for p in tmp_path.glob("*.lock")]
-
-
-def test_an_unknown_runtime_is_refused() -> None:
-    with pytest.raises(ValueError, match="runtime must be one of"):
-        TextEncoder(layers=TINY.encoder_layers, runtime="tensorflow")
 
 
 def test_a_prefetched_text_is_encoded_once_in_the_background(
