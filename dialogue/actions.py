@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -122,10 +122,11 @@ def _previous(session: Session, key: str) -> models.ActionLog | None:
     kept = [row for row in deferred_logs(session) if row.idempotency_key == key]
     if kept:
         return kept[-1]
-    row: models.ActionLog | None = session.scalar(
-        select(models.ActionLog).where(models.ActionLog.idempotency_key == key)
-    )
+    row: models.ActionLog | None = session.scalar(_BY_KEY, {"key": key})
     return row
+
+
+_BY_KEY = select(models.ActionLog).where(models.ActionLog.idempotency_key == bindparam("key"))
 
 
 def _check_same_request(row: models.ActionLog, action: str, params: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.actions import defer_logs, deferred_logs
@@ -38,6 +38,34 @@ from dialogue.text import CustomerMessage, clean_message
 logger = logging.getLogger(__name__)
 
 _TURNS = cast(Table, models.Turn.__table__)
+# A turn's statements, built once: constructing a SELECT costs about as much CPU as running it
+# on SQLite (benchmarks/turn_cpu.py).
+_CONVERSATION = (
+    select(models.Conversation)
+    .where(models.Conversation.id == bindparam("conversation_id"))
+    .with_for_update()
+)
+_TURN_COUNT = select(func.count()).where(
+    models.Turn.conversation_id == bindparam("conversation_id")
+)
+_HISTORY = (
+    select(models.Turn.speaker, models.Turn.text)
+    .where(models.Turn.conversation_id == bindparam("conversation_id"))
+    .order_by(models.Turn.index)
+)
+_INSERT_TURNS = insert(_TURNS)
+_FINGERPRINT = (
+    select(
+        models.Order.id,
+        models.Order.status,
+        models.Order.updated_at,
+        models.Refund.id,
+        models.Refund.status,
+    )
+    .outerjoin(models.Refund, models.Refund.order_id == models.Order.id)
+    .where(models.Order.customer_id == bindparam("customer_id"))
+    .order_by(models.Order.id, models.Refund.id)
+)
 
 FAILSAFE_TEXT = (
     "I'm sorry, something went wrong on my side. I'm passing your conversation to a colleague "
@@ -176,9 +204,10 @@ class ConversationRunner:
         with self.sessions() as session, session.begin():
             attach_record_cache(session)  # this turn's reads of a customer's record, once
             conversation = self._open_conversation(session, conversation_id, admit)
-            index = self._next_index(session, conversation_id)
+            history = self._history(session, conversation_id)
+            index = len(history)  # the turns so far: the next turn's index
             now = self.clock(session)
-            outcome = self._respond(session, conversation, index, now, message)
+            outcome = self._respond(session, conversation, history, now, message)
             return self._apply(session, conversation, index, message.stored, outcome, now)
 
     def _propose(
@@ -195,11 +224,12 @@ class ConversationRunner:
             conversation = self._open_conversation(session, conversation_id, admit)
             if DialogueState.from_json(conversation.state).confirming:
                 return None  # it may cancel: computed here, it would be computed again
-            index = self._next_index(session, conversation_id)
+            history = self._history(session, conversation_id)
+            index = len(history)  # the turns so far: the next turn's index
             now = self.clock(session)
             state = dict(conversation.state)
             try:
-                outcome = self._respond(session, conversation, index, now, message)
+                outcome = self._respond(session, conversation, history, now, message)
                 orders = _orders_fingerprint(session, outcome.state.customer_id)
             except Exception:  # noqa: BLE001 - an action's write, or a failure the lock will see
                 logger.debug(
@@ -245,15 +275,15 @@ class ConversationRunner:
         self,
         session: Session,
         conversation: models.Conversation,
-        index: int,
+        history: tuple[tuple[str, str], ...],
         now: datetime,
         message: CustomerMessage,
     ) -> TurnOutcome:
         ctx = TurnContext(
             conversation_id=conversation.id,
-            turn_index=index,
+            turn_index=len(history),
             now=now,
-            history=self._history(session, conversation.id),
+            history=history,
         )
         state = DialogueState.from_json(conversation.state)
         return self.agent.respond(session, state, message, ctx)
@@ -290,7 +320,9 @@ class ConversationRunner:
     def _open_conversation(
         session: Session, conversation_id: int, admit: Admit | None = None
     ) -> models.Conversation:
-        conversation = session.get(models.Conversation, conversation_id, with_for_update=True)
+        conversation = session.scalars(
+            _CONVERSATION, {"conversation_id": conversation_id}
+        ).one_or_none()
         if conversation is None:
             raise ConversationNotFound(conversation_id)
         if admit is not None:
@@ -301,18 +333,11 @@ class ConversationRunner:
 
     @staticmethod
     def _next_index(session: Session, conversation_id: int) -> int:
-        count = session.scalar(
-            select(func.count()).where(models.Turn.conversation_id == conversation_id)
-        )
-        return int(count or 0)
+        return int(session.scalar(_TURN_COUNT, {"conversation_id": conversation_id}) or 0)
 
     @staticmethod
     def _history(session: Session, conversation_id: int) -> tuple[tuple[str, str], ...]:
-        rows = session.execute(
-            select(models.Turn.speaker, models.Turn.text)
-            .where(models.Turn.conversation_id == conversation_id)
-            .order_by(models.Turn.index)
-        ).all()
+        rows = session.execute(_HISTORY, {"conversation_id": conversation_id}).all()
         return tuple((str(speaker), str(text)) for speaker, text in rows)
 
     @staticmethod
@@ -327,7 +352,7 @@ class ConversationRunner:
         # Both messages in one Core INSERT (no ORM objects: nothing reads them back here).
         turn = dict(conversation_id=conversation.id, created_at=now)
         session.execute(
-            insert(_TURNS),
+            _INSERT_TURNS,
             [
                 turn
                 | dict(
@@ -374,16 +399,5 @@ def _orders_fingerprint(session: Session, customer_id: int | None) -> tuple[Any,
     """The customer's orders and refunds as far as a turn's facts go (what an action changes)."""
     if customer_id is None:
         return ()
-    rows = session.execute(
-        select(
-            models.Order.id,
-            models.Order.status,
-            models.Order.updated_at,
-            models.Refund.id,
-            models.Refund.status,
-        )
-        .outerjoin(models.Refund, models.Refund.order_id == models.Order.id)
-        .where(models.Order.customer_id == customer_id)
-        .order_by(models.Order.id, models.Refund.id)
-    ).all()
+    rows = session.execute(_FINGERPRINT, {"customer_id": customer_id}).all()
     return tuple(tuple(row) for row in rows)

@@ -28,8 +28,10 @@ __all__ = [
     "EncoderUnavailable",
     "TextEncoder",
     "check_encoder",
+    "defer_prefetch",
     "load_module",
     "minilm_path",
+    "run_deferred",
     "template_text",
 ]
 
@@ -207,13 +209,22 @@ class TextEncoder:
         context, and encoding it while the customer reads and types keeps it off the next turn's
         critical path. A later :meth:`encode` of a text still in flight waits for it.
 
+        In a process that called :func:`defer_prefetch` the texts are queued instead, and
+        encoded by :func:`run_deferred` (a turn worker calls it once its answer is sent).
+
         Returns:
-            The background job, or None if every text was already cached or in flight.
+            The background job, or None if every text was already cached, in flight or queued.
         """
         with self._lock:
             pending = self._jobs()
             todo = sorted({t for t in texts if t not in self._cache and t not in pending})
             if not todo:
+                return None
+            if _DEFERRED.pid == os.getpid():
+                queued = {t for e, ts in _DEFERRED.queue if e is self for t in ts}
+                todo = [t for t in todo if t not in queued]
+                if todo:
+                    _DEFERRED.queue.append((self, todo))
                 return None
             if self._background is None:
                 self._background = ThreadPoolExecutor(1, thread_name_prefix="encoder-prefetch")
@@ -243,6 +254,42 @@ class TextEncoder:
         states = self.encode(texts)
         vectors = torch.stack([s.mean(dim=0) for s in states]) if states else torch.zeros(0, 384)
         return torch.nn.functional.normalize(vectors, dim=-1)
+
+
+class _Deferred(threading.local):
+    """The texts this process's encoders were asked to prefetch, while prefetching is deferred."""
+
+    def __init__(self) -> None:
+        self.pid = 0  # the process that deferred (a forked child does not inherit the mode)
+        self.queue: list[tuple[TextEncoder, list[str]]] = []
+
+
+_DEFERRED = _Deferred()
+
+
+def defer_prefetch(on: bool = True) -> None:
+    """From now on, this thread's :meth:`TextEncoder.prefetch` queues its texts for
+    :func:`run_deferred` instead of encoding them in a background thread (``on=False``: back to
+    the background thread; anything still queued is dropped).
+
+    For a process that computes one turn after another, such as the service's turn workers.
+    Under load, a background encode would share the cores with the next turn's own work. Here it
+    runs between turns, after the answer has gone out, on the turn's own thread
+    (docs/service.md has the figures).
+    """
+    _DEFERRED.pid = os.getpid() if on else 0
+    if not on:
+        _DEFERRED.queue.clear()
+
+
+def run_deferred() -> int:
+    """Encode what :meth:`TextEncoder.prefetch` queued on this thread; returns how many texts."""
+    done = 0
+    while _DEFERRED.queue:
+        encoder, texts = _DEFERRED.queue.pop(0)
+        encoder._encode_cached(texts)
+        done += len(texts)
+    return done
 
 
 def load_module(where: Path, config: Any) -> torch.nn.Module:

@@ -16,7 +16,7 @@ from torch import Tensor
 from ranker.checkpoint import CheckpointError
 from ranker.config import TINY, RankerConfig, TrainConfig
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
-from ranker.encoder import TextEncoder, template_text
+from ranker.encoder import TextEncoder, defer_prefetch, run_deferred, template_text
 from ranker.scorer import NeuralRanker
 from ranker.train import DEFAULT_HELD_OUT_ACTS, TrainResult, train_ranker
 from templates import TemplateEntry, load_catalog
@@ -222,6 +222,42 @@ def test_a_failed_prefetch_does_not_block_a_later_encode(
     monkeypatch.setattr(encoder, "_encode_batch", real)
     (states,) = encoder.encode(["a reply that fails to encode"])
     assert states.shape[1] == 384
+
+
+def test_a_deferred_prefetch_waits_for_run_deferred_on_the_turns_thread(
+    encoder: TextEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = "your order W123 is cancelled", "anything else I can help with today?"
+    real, calls = encoder._encode_batch, []
+
+    def counted(texts: list[str]) -> list[Tensor]:
+        calls.append((threading.current_thread().name, list(texts)))
+        return real(texts)
+
+    monkeypatch.setattr(encoder, "_encode_batch", counted)
+    defer_prefetch()
+    try:
+        assert encoder.prefetch([first]) is None and encoder.prefetch([second, first]) is None
+        assert calls == [] and first not in encoder._cache  # queued, not encoded
+        other: list[Future[None] | None] = []  # another thread's prefetch is not deferred
+        thread = threading.Thread(target=lambda: other.append(encoder.prefetch(["elsewhere"])))
+        thread.start()
+        thread.join(timeout=10)
+        job = other[0]
+        assert job is not None and job.result(timeout=10) is None
+        calls.clear()
+        assert run_deferred() == 2  # each text once
+        me = threading.current_thread().name
+        assert [name for name, _ in calls] == [me, me]
+        assert first in encoder._cache and second in encoder._cache
+        assert run_deferred() == 0
+        encoder.encode([first, second])  # cached: nothing more is encoded
+        assert len(calls) == 2
+        encoder.prefetch(["dropped when deferring stops"])
+    finally:
+        defer_prefetch(False)
+    assert run_deferred() == 0  # what was still queued was dropped
+    assert "dropped when deferring stops" not in encoder._cache
 
 
 def test_a_forked_worker_forgets_the_parents_background_jobs(encoder: TextEncoder) -> None:

@@ -65,7 +65,9 @@ def _serve(settings: Settings, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from dialogue.service.wiring import build_chats
+    from ranker.encoder import defer_prefetch, run_deferred
 
+    defer_prefetch()  # the next turn's context (the reply) is encoded between turns
     chats = build_chats(settings)
     # What the worker built (the models, the catalog, the ORM's mappings) lives as long as it
     # does: moved out of the collector's sight, later collections skip it.
@@ -85,6 +87,10 @@ def _serve(settings: Settings, conn: Connection) -> None:
             logger.exception("a turn of conversation %s failed", conversation_id)
             answer = ("failed", f"{type(exc).__name__}: {exc}")
         conn.send(answer)
+        try:
+            run_deferred()
+        except Exception:  # noqa: BLE001 - a cache warm-up: the next turn encodes what it lacks
+            logger.exception("encoding the replies just sent failed")
 
 
 # ---- in the app --------------------------------------------------------------------------------

@@ -50,10 +50,11 @@ def find_customer_by_email(session: Session, email: str) -> CustomerProfile | No
     index: dict[str, CustomerProfile] | None = session.info.get(EMAIL_INDEX)
     if index is not None and email.strip().lower() in index:
         return index[email.strip().lower()]
-    row = session.scalar(
-        select(models.Customer).where(models.Customer.email == email.strip().lower())
-    )
+    row = session.scalar(_BY_EMAIL, {"email": email.strip().lower()})
     return _profile(row) if row else None
+
+
+_BY_EMAIL = select(models.Customer).where(models.Customer.email == bindparam("email"))
 
 
 def find_customer_by_name_zip(
@@ -333,9 +334,12 @@ def lock_owned_order(
     return row, view
 
 
+_AS_OF = select(models.WorldMeta.value).where(models.WorldMeta.key == "as_of")
+
+
 def world_now(session: Session) -> datetime:
     """The world's clock ("as of" time recorded when the world was seeded or imported)."""
-    value = session.scalar(select(models.WorldMeta.value).where(models.WorldMeta.key == "as_of"))
+    value = session.scalar(_AS_OF)
     if value is None:
         raise LookupError("the store holds no world: run `csbot world seed` first")
     return datetime.fromisoformat(value)
