@@ -23,9 +23,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialogue.actions import defer_logs, deferred_logs
@@ -38,12 +38,24 @@ from dialogue.text import CustomerMessage, clean_message
 logger = logging.getLogger(__name__)
 
 _TURNS = cast(Table, models.Turn.__table__)
+_CONVERSATIONS = cast(Table, models.Conversation.__table__)
 # A turn's statements, built once: constructing a SELECT costs about as much CPU as running it
-# on SQLite (benchmarks/turn_cpu.py).
+# on SQLite (benchmarks/turn_cpu.py). The conversation's row is read and written with Core: an ORM
+# entity, its flush and its unit of work cost a turn about 0.5 ms more.
 _CONVERSATION = (
-    select(models.Conversation)
-    .where(models.Conversation.id == bindparam("conversation_id"))
+    select(
+        _CONVERSATIONS.c.id,
+        _CONVERSATIONS.c.status,
+        _CONVERSATIONS.c.mode,
+        _CONVERSATIONS.c.state,
+        _CONVERSATIONS.c.access_token_hash,
+        _CONVERSATIONS.c.ended_at,
+    )
+    .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
     .with_for_update()
+)
+_UPDATE_CONVERSATION = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.id == bindparam("conversation_id")
 )
 _TURN_COUNT = select(func.count()).where(
     models.Turn.conversation_id == bindparam("conversation_id")
@@ -86,8 +98,36 @@ class ConversationClosed(ConversationError):
 
 
 Clock = Callable[[Session], datetime]
+
+
+class ConversationView(Protocol):
+    """What a check of a conversation reads: a turn's :class:`OpenConversation` or an ORM row."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def access_token_hash(self) -> str | None: ...
+
+
 # Checks a conversation's row before its turn (raises a ConversationError to refuse the turn).
-Admit = Callable[[models.Conversation], None]
+Admit = Callable[[ConversationView], None]
+
+
+@dataclass(frozen=True)
+class OpenConversation:
+    """A conversation's row as its turn reads it (and writes it back, :meth:`ConversationRunner
+    ._apply`)."""
+
+    id: int
+    status: str
+    mode: str
+    state: dict[str, Any]
+    access_token_hash: str | None
+    ended_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -274,7 +314,7 @@ class ConversationRunner:
     def _respond(
         self,
         session: Session,
-        conversation: models.Conversation,
+        conversation: OpenConversation,
         history: tuple[tuple[str, str], ...],
         now: datetime,
         message: CustomerMessage,
@@ -291,7 +331,7 @@ class ConversationRunner:
     def _apply(
         self,
         session: Session,
-        conversation: models.Conversation,
+        conversation: OpenConversation,
         index: int,
         customer_text: str,
         outcome: TurnOutcome,
@@ -299,32 +339,44 @@ class ConversationRunner:
     ) -> StoredTurn:
         """Write the turn: both messages, the new state, the status and any hand-off."""
         self._record(session, conversation, index, customer_text, outcome.reply, now)
-        conversation.state = outcome.state.to_json()
-        conversation.customer_id = outcome.state.customer_id
+        status, mode, ended_at = conversation.status, conversation.mode, conversation.ended_at
         if outcome.state.handed_off:
-            conversation.status = "handed_off"
-            conversation.ended_at = now
+            status, ended_at = "handed_off", now
             if conversation.access_token_hash is not None:
-                conversation.mode = "assist"  # a service customer: a rep answers from now on
+                mode = "assist"  # a service customer: a rep answers from now on
             session.add(
                 models.Handoff(
                     conversation_id=conversation.id, reason=outcome.reply.act, created_at=now
                 )
             )
         elif outcome.state.ended:
-            conversation.status = "closed"
-            conversation.ended_at = now
-        return StoredTurn(outcome.reply, index, conversation.status, conversation.mode)
+            status, ended_at = "closed", now
+        _write_conversation(
+            session,
+            conversation.id,
+            state=outcome.state.to_json(),
+            customer_id=outcome.state.customer_id,
+            status=status,
+            mode=mode,
+            ended_at=ended_at,
+        )
+        return StoredTurn(outcome.reply, index, status, mode)
 
     @staticmethod
     def _open_conversation(
         session: Session, conversation_id: int, admit: Admit | None = None
-    ) -> models.Conversation:
-        conversation = session.scalars(
-            _CONVERSATION, {"conversation_id": conversation_id}
-        ).one_or_none()
-        if conversation is None:
+    ) -> OpenConversation:
+        row = session.execute(_CONVERSATION, {"conversation_id": conversation_id}).one_or_none()
+        if row is None:
             raise ConversationNotFound(conversation_id)
+        conversation = OpenConversation(
+            id=row.id,
+            status=row.status,
+            mode=row.mode,
+            state=row.state or {},
+            access_token_hash=row.access_token_hash,
+            ended_at=row.ended_at,
+        )
         if admit is not None:
             admit(conversation)
         if conversation.status != "open":
@@ -343,7 +395,7 @@ class ConversationRunner:
     @staticmethod
     def _record(
         session: Session,
-        conversation: models.Conversation,
+        conversation: OpenConversation,
         index: int,
         customer_text: str,
         reply: AgentReply,
@@ -384,15 +436,24 @@ class ConversationRunner:
             index = self._next_index(session, conversation_id)
             self._record(session, conversation, index, customer_text, reply, now)
             state = DialogueState.from_json(conversation.state)
-            conversation.state = state.update(handed_off=True, ended=True).to_json()
-            conversation.status = "handed_off"
-            conversation.ended_at = now
+            _write_conversation(
+                session,
+                conversation_id,
+                state=state.update(handed_off=True, ended=True).to_json(),
+                status="handed_off",
+                ended_at=now,
+            )
             session.add(
                 models.Handoff(
                     conversation_id=conversation_id, reason="agent_error", created_at=now
                 )
             )
-            return StoredTurn(reply, index, conversation.status, conversation.mode)
+            return StoredTurn(reply, index, "handed_off", conversation.mode)
+
+
+def _write_conversation(session: Session, conversation_id: int, **values: Any) -> None:
+    """Set columns of a conversation's row (Core: no entity was loaded to flush)."""
+    session.execute(_UPDATE_CONVERSATION, {"conversation_id": conversation_id, **values})
 
 
 def _orders_fingerprint(session: Session, customer_id: int | None) -> tuple[Any, ...]:

@@ -25,6 +25,7 @@ from dialogue.conversation import (
     ConversationError,
     ConversationNotFound,
     ConversationRunner,
+    ConversationView,
 )
 from dialogue.service.accounts import new_token, token_digest, tokens_match
 from dialogue.store import models
@@ -104,7 +105,7 @@ class EmptyMessage(ConversationError):
     """A message with nothing in it, sent where a rep (not the bot) answers."""
 
 
-def in_queue(conversation: models.Conversation) -> bool:
+def in_queue(conversation: ConversationView) -> bool:
     """Whether a rep answers this conversation (it was handed off, or runs in assist mode)."""
     return conversation.status == "handed_off" or (
         conversation.mode == "assist" and conversation.status == "open"
@@ -148,7 +149,7 @@ class CustomerChats:
         return row is not None and token is not None and self._opens(row, token)
 
     @staticmethod
-    def _opens(row: models.Conversation, token: str) -> bool:
+    def _opens(row: ConversationView, token: str) -> bool:
         return tokens_match(token, row.access_token_hash)
 
     def send(self, conversation_id: int, text: str, *, token: str | None = None) -> Sent:
@@ -163,7 +164,7 @@ class CustomerChats:
             ConversationClosed: it was closed.
         """
 
-        def admit(row: models.Conversation) -> None:  # in the turn's own first read
+        def admit(row: ConversationView) -> None:  # in the turn's own first read
             if token is not None and not self._opens(row, token):
                 raise ConversationNotFound(conversation_id)
             if row.status == "closed":
