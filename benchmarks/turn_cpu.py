@@ -8,8 +8,9 @@ run varies by 10-20 % from run to run on a shared machine. This measures the par
 pays, steadily: the services are built as ``csbot serve`` builds them (on a fresh copy of the
 seeded default world; SQLite snapshots, the arm warmed up), and the load benchmark's scripted
 refund-status and cancellation flows run one turn after another through
-``CustomerChats.send``, on one torch thread. The CPU counted is the whole process's (the
-encoder's background thread included) over the measured turns, after 5 warm-up conversations.
+``CustomerChats.send``, on one torch thread. As in a turn worker, the reply just sent is encoded
+after the turn (``ranker.encoder.defer_prefetch``), outside the turn's wall time. The CPU counted
+is the whole process's over the measured turns, after 5 warm-up conversations.
 
 Ends with one ``name: value`` line per headline figure.
 """
@@ -29,6 +30,7 @@ from service_load import cli, read_targets, script  # this folder is on the path
 
 from dialogue.config import Settings
 from dialogue.service.wiring import build_services
+from ranker.encoder import defer_prefetch, run_deferred
 
 
 def measure(arm: str, template: Path, folder: Path, conversations: int) -> tuple[int, float, float]:
@@ -48,6 +50,7 @@ def measure(arm: str, template: Path, folder: Path, conversations: int) -> tuple
                 begin = time.perf_counter()
                 sent = chats.send(started.conversation_id, text)
                 walls.append(time.perf_counter() - begin)
+                run_deferred()  # as a turn worker does once its answer is sent
                 if sent.status != "open":
                     break
         return walls
@@ -72,6 +75,7 @@ def main() -> None:
     if args.ranker_checkpoint is not None:
         os.environ["CSBOT_RANKER_CHECKPOINT"] = str(args.ranker_checkpoint.resolve())
     torch.set_num_threads(args.threads)
+    defer_prefetch()  # as in a turn worker: the reply is encoded between turns
     figures: dict[str, tuple[int, float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="csbot-turn-cpu-") as tmp:
         folder = Path(tmp)
