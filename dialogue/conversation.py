@@ -119,8 +119,7 @@ Admit = Callable[[ConversationView], None]
 
 @dataclass(frozen=True)
 class OpenConversation:
-    """A conversation's row as its turn reads it (and writes it back, :meth:`ConversationRunner
-    ._apply`)."""
+    """A conversation's row as its turn reads it; ``ConversationRunner._apply`` writes it back."""
 
     id: int
     status: str
