@@ -45,7 +45,9 @@ def wide_catalog(n: int) -> Catalog:
     entries = []
     for i in range(n):
         entry = base[i % len(base)]
-        entries.append(replace(entry, id=f"{entry.id}.bench{i}", preconditions=frozenset()))
+        entries.append(
+            replace(entry, id=f"{entry.id}.bench{i}", preconditions=frozenset(), unless=frozenset())
+        )
     return Catalog(entries)
 
 

@@ -60,7 +60,9 @@ SLOTS: frozenset[str] = frozenset({
 BOUND_ACTIONS: frozenset[str] = frozenset({"cancel_order", "handoff", "end_conversation"})
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.toml")
-_ENTRY_KEYS = frozenset({"id", "intent", "act", "file", "slots", "preconditions", "action"})
+_ENTRY_KEYS = frozenset(
+    {"id", "intent", "act", "file", "slots", "preconditions", "unless", "action"}
+)
 _REQUIRED_KEYS = frozenset({"id", "intent", "act", "file", "slots"})
 
 
@@ -76,6 +78,10 @@ class TemplateEntry:
         preconditions: Facts (from :data:`FACTS`) that must all hold for the template to apply.
         action: Bound action (one of :data:`BOUND_ACTIONS`) or ``None``.
         source: The raw Jinja2 source text.
+        unless: Facts none of which may hold: the policy's other branch. The generic "it has
+            shipped" reply carries ``unless = ["member_priority"]`` because members get the
+            member reply (a free return label) instead; without it the ranker could offer a
+            member the generic one.
     """
 
     id: str
@@ -85,21 +91,24 @@ class TemplateEntry:
     preconditions: frozenset[str]
     action: str | None
     source: str
+    unless: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slots", tuple(sorted(set(self.slots))))
         object.__setattr__(self, "preconditions", frozenset(self.preconditions))
+        object.__setattr__(self, "unless", frozenset(self.unless))
 
     def applicable(self, facts: frozenset[str] | set[str]) -> bool:
-        """Tell whether every precondition holds.
+        """Tell whether every precondition holds and no ``unless`` fact does.
 
         Args:
             facts: The facts that currently hold.
 
         Returns:
-            ``True`` if ``preconditions`` is a subset of ``facts``.
+            ``True`` if ``preconditions`` is a subset of ``facts`` and ``unless`` is disjoint
+            from it.
         """
-        return self.preconditions <= facts
+        return self.preconditions <= facts and self.unless.isdisjoint(facts)
 
 
 def _check_vocabulary(entry: TemplateEntry) -> None:
@@ -115,8 +124,10 @@ def _check_vocabulary(entry: TemplateEntry) -> None:
         )
     if unknown := sorted(set(entry.slots) - SLOTS):
         raise CatalogError(f"{where}: unknown slot(s) {unknown}")
-    if unknown := sorted(entry.preconditions - FACTS):
+    if unknown := sorted((entry.preconditions | entry.unless) - FACTS):
         raise CatalogError(f"{where}: unknown fact(s) {unknown}")
+    if both := sorted(entry.preconditions & entry.unless):
+        raise CatalogError(f"{where}: fact(s) {both} both required and excluded (never applies)")
     if entry.action is not None and entry.action not in BOUND_ACTIONS:
         raise CatalogError(f"{where}: unknown action {entry.action!r}")
 
@@ -266,6 +277,7 @@ def _parse_entry(root: Path, index: int, table: object) -> TemplateEntry:
         preconditions=frozenset(_str_list(where, "preconditions", table.get("preconditions", []))),
         action=action,
         source=source,
+        unless=frozenset(_str_list(where, "unless", table.get("unless", []))),
     )
 
 

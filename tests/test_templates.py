@@ -422,6 +422,30 @@ def test_applicable_filters_by_facts_and_intent(
     ]
 
 
+def test_unless_facts_exclude_an_entry(tmp_path: Path) -> None:
+    tables = [
+        _table("k.s.1", "cannot_cancel_shipped", intent="cancel_order", unless=["member_priority"]),
+        _table("k.m.1", "cannot_cancel_shipped_member", intent="cancel_order"),
+    ]
+    files = {_file("k.s.1"): "It has shipped.", _file("k.m.1"): "It has shipped; free return."}
+    catalog = load_catalog(_write_catalog(tmp_path, tables, files))
+    assert catalog.get("k.s.1").unless == frozenset({"member_priority"})
+    assert catalog.get("k.m.1").unless == frozenset()
+    assert [e.id for e in catalog.applicable(set())] == ["k.s.1", "k.m.1"]
+    assert [e.id for e in catalog.applicable({"member_priority"})] == ["k.m.1"]
+
+
+def test_default_catalog_never_offers_a_member_the_generic_shipped_reply() -> None:
+    shipped = {"authenticated", "order_identified", "order_shipped"}
+    plain = {e.act for e in CATALOG.applicable(shipped, intent="cancel_order")}
+    as_member = shipped | {"member_priority"}
+    member = {e.act for e in CATALOG.applicable(as_member, intent="cancel_order")}
+    assert "cannot_cancel_shipped" in plain
+    assert "cannot_cancel_shipped_member" not in plain
+    assert "cannot_cancel_shipped_member" in member
+    assert "cannot_cancel_shipped" not in member
+
+
 def test_applicable_rejects_unknown_fact_or_intent(tmp_path: Path) -> None:
     catalog = load_catalog(_write_catalog(tmp_path, APPLICABLE_TABLES, APPLICABLE_FILES))
     with pytest.raises(ValueError, match="authenticatd"):
@@ -460,6 +484,13 @@ BAD_CATALOGS: dict[str, tuple[list[dict[str, object]], dict[str, str], str]] = {
     "unknown-intent": ([GOOD | {"intent": "billing"}], GOOD_FILES, "unknown intent"),
     "intent-mismatch": ([GOOD | {"intent": "cancel_order"}], GOOD_FILES, "belongs to intent"),
     "unknown-fact": ([GOOD | {"preconditions": ["logged_in"]}], GOOD_FILES, "logged_in"),
+    "unknown-unless-fact": ([GOOD | {"unless": ["vip"]}], GOOD_FILES, "unknown fact(s) ['vip']"),
+    "unless-not-a-list": ([GOOD | {"unless": "member_priority"}], GOOD_FILES, "'unless' must"),
+    "unless-and-required": (
+        [GOOD | {"unless": ["authenticated"]}],
+        GOOD_FILES,
+        "both required and excluded",
+    ),
     "unknown-slot": (
         [GOOD | {"slots": ["nickname"]}],
         {_file("t.x.1"): "Hi {{ nickname }}!"},
