@@ -17,10 +17,10 @@ class RankerConfig:
     """
 
     encoder_dim: int = 384  # token-state width of the sentence encoder
-    # MiniLM layers kept (its first N of 6, pretrained weights). Encoding the customer's new
-    # message is most of a turn's latency; 3 layers halve it at the same test R@1 and, with the
-    # meaning reader, the same automation in the harness as 6 (docs/ranker.md).
-    encoder_layers: int = 3
+    # MiniLM layers kept (its first N of 6, pretrained weights). Encoding the customer's message
+    # and the agent's reply is the largest part of a turn's CPU; 2 layers cost a third of 6 and
+    # automate as many contacts in the harness as 3 and 6 with the meaning reader (docs/ranker.md).
+    encoder_layers: int = 2
     d_model: int = 128  # width of the ranker's own layers
     n_heads: int = 4
     candidate_queries: int = 4  # learned queries summarising each template's tokens
