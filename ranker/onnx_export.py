@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,15 @@ from ranker.encoder import EncoderUnavailable, load_module
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GRAPH_VERSION", "export_graph", "graph_cache_dir", "onnx_graph", "onnx_session"]
+__all__ = [
+    "GRAPH_VERSION",
+    "cached_graph",
+    "export_graph",
+    "graph_cache_dir",
+    "onnx_graph",
+    "onnx_session",
+    "session_options",
+]
 
 
 class _StatesOnly(torch.nn.Module):
@@ -127,8 +136,20 @@ def onnx_graph(where: Path, layers: int) -> Path:
         EncoderUnavailable: The export failed.
         OSError: The cache folder cannot be made or written.
     """
+    name = f"minilm-{layers}-layers-{_graph_key(where, layers)}.onnx"
+    return cached_graph(name, lambda out: _export(where, layers, out))
+
+
+def cached_graph(name: str, export: Callable[[Path], None]) -> Path:
+    """The graph ``name`` in :func:`graph_cache_dir`, written by ``export(partial_path)`` (a child
+    process) if it is not there yet. Processes that start together export once: the others wait
+    on a lock and read the graph the first one wrote.
+
+    Raises:
+        OSError: The cache folder cannot be made or written.
+    """
     folder = graph_cache_dir()
-    path = folder / f"minilm-{layers}-layers-{_graph_key(where, layers)}.onnx"
+    path = folder / name
     if path.is_file():
         return path
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,11 +159,24 @@ def onnx_graph(where: Path, layers: int) -> Path:
             return path
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         try:
-            _export(where, layers, partial)
+            export(partial)
             os.replace(partial, path)  # readers see the whole graph or none
         finally:
             partial.unlink(missing_ok=True)
     return path
+
+
+def session_options(threads: int) -> Any:
+    """ONNX Runtime session options for serving: ``threads`` intra-op threads that do not spin
+    between runs, all graph optimizations."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
 
 
 def _export(where: Path, layers: int, out: Path) -> None:
@@ -172,11 +206,7 @@ def onnx_session(where: Path, layers: int) -> Any:
     with _SESSIONS_LOCK:
         if key in _SESSIONS:
             return _SESSIONS[key]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options = session_options(threads)
 
         def open_graph(graph: Path) -> Any:
             return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])

@@ -7,6 +7,7 @@ cross-attention over the candidates its facts allow.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ from ranker.data import (
 from ranker.encoder import SERVING_RUNTIME, TextEncoder, check_encoder, template_text
 from ranker.meaning import MeaningReader, Reading
 from ranker.model import TemplateRanker
+from ranker.onnx_scoring import ScoringGraph, ScoringUnavailable, scoring_supported
 from ranker.personal import soft_from_meta, turn_soft
 from templates import Catalog, TemplateEntry, load_catalog
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["NeuralRanker", "Ranked", "Ranker", "Ranking"]
 
@@ -121,6 +125,8 @@ class NeuralRanker:
         self.entries: list[TemplateEntry] = sorted(catalog.entries, key=lambda e: e.id)
         self._row = {e.id: i for i, e in enumerate(self.entries)}
         self._candidates = self._encode_catalog()
+        # The scoring pass on ONNX Runtime (ranker.onnx_scoring): ``load`` sets it for serving.
+        self.scoring: ScoringGraph | None = None
 
     @classmethod
     def load(cls, path: Path, catalog: Catalog | None = None) -> NeuralRanker:
@@ -160,6 +166,11 @@ class NeuralRanker:
             meaning=meaning,
             soft_tokens=soft_tokens,
         )
+        if scoring_supported(model):
+            try:
+                ranker.scoring = ScoringGraph(path)
+            except ScoringUnavailable as exc:  # torch computes the same scores, more slowly
+                logger.warning("%s: scoring with torch (%s)", path, exc)
         release_free_memory()  # loading and the catalog's encoding left freed heap behind
         return ranker
 
@@ -243,7 +254,6 @@ class NeuralRanker:
         ctx, ctx_pad, spk, age, feats = memory_tensors([turn], states_of, self.cfg)
         if soft is None and self.soft_tokens is not None:
             soft = turn_soft(self.soft_tokens, turn).unsqueeze(0)
-        memory = self.model.memory(ctx, ctx_pad, spk, age, feats, soft)
         rows = torch.tensor([self._row[e.id] for e in entries], dtype=torch.long)
         cand = self._candidates[rows]  # (N, Q, d)
         if extra:
@@ -255,7 +265,11 @@ class NeuralRanker:
         S = max(1, max(len(s) for s in slot_rows))
         slot_ids = torch.tensor([[*s, *[0] * (S - len(s))] for s in slot_rows]).unsqueeze(0)
         cand_pad = torch.zeros(1, len(entries), dtype=torch.bool)
-        scores, logit = self.model(memory, cand, slot_ids, cand_pad)  # (1, N, S) ids -> (1, N)
+        if self.scoring is not None:  # the same pass, without soft tokens (scoring_supported)
+            scores, logit = self.scoring(ctx, ctx_pad, spk, age, feats, cand, slot_ids, cand_pad)
+        else:
+            memory = self.model.memory(ctx, ctx_pad, spk, age, feats, soft)
+            scores, logit = self.model(memory, cand, slot_ids, cand_pad)  # (1, N)
         order = torch.argsort(scores[0], descending=True, stable=True).tolist()
         values = scores[0].tolist()  # one conversion, not one per candidate
         ranked = tuple(Ranked(entries[i], values[i]) for i in order)

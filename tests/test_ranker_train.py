@@ -7,16 +7,19 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor
 
+from ranker import onnx_scoring, scorer
 from ranker.checkpoint import CheckpointError
 from ranker.config import TINY, RankerConfig, TrainConfig
 from ranker.data import CUSTOMER, REP, RankTurn, candidate_entries
 from ranker.encoder import TextEncoder, defer_prefetch, run_deferred, template_text
+from ranker.model import TemplateRanker
 from ranker.scorer import NeuralRanker
 from ranker.train import DEFAULT_HELD_OUT_ACTS, TrainResult, train_ranker
 from templates import TemplateEntry, load_catalog
@@ -322,13 +325,78 @@ def test_a_loaded_ranker_ranks_as_it_would_on_torch(
     ranker: NeuralRanker, encoder: TextEncoder, turns: list[RankTurn]
 ) -> None:
     assert ranker.encoder.runtime == "onnxruntime"  # what NeuralRanker.load builds
+    assert ranker.scoring is not None  # and its scoring pass runs on ONNX Runtime too
     on_torch = NeuralRanker(ranker.model, encoder, CATALOG, threshold=ranker.threshold)
-    for turn in turns:
-        served, reference = ranker.rank(turn), on_torch.rank(turn)
-        assert [r.entry.id for r in served.ranked] == [r.entry.id for r in reference.ranked]
-        for a, b in zip(served.ranked, reference.ranked, strict=True):
-            assert a.score == pytest.approx(b.score, abs=1e-4)
-        assert served.list_prob == pytest.approx(reference.list_prob, abs=1e-5)
+    assert on_torch.scoring is None
+    drafts = [
+        TemplateEntry(
+            id="draft",
+            intent="common",
+            act="anything_else",
+            slots=(),
+            preconditions=frozenset(),
+            action=None,
+            source="Is there anything else I can help you with today?",
+        )
+    ]
+    bare = RankTurn(  # no context, no profile: memory holds the feature tokens only
+        context=(),
+        facts=frozenset({"not_authenticated"}),
+        slots={},
+        profile=None,
+        tracker={},
+        gold_act="greeting",
+        gold_reply="",
+        customer_id=0,
+    )
+    for turn in [*turns, bare]:
+        for extra in ((), drafts):
+            served = ranker.rank_with(turn, extra=extra)
+            reference = on_torch.rank_with(turn, extra=extra)
+            assert [r.entry.id for r in served.ranked] == [r.entry.id for r in reference.ranked]
+            for a, b in zip(served.ranked, reference.ranked, strict=True):
+                assert a.score == pytest.approx(b.score, abs=1e-4)
+            assert served.list_prob == pytest.approx(reference.list_prob, abs=1e-5)
+
+
+def test_the_scoring_graph_is_exported_once_per_checkpoint(
+    trained: tuple[Path, TrainResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = trained[0]
+    NeuralRanker.load(path)  # the module's ranker fixture may not have run yet
+    exports: list[Path] = []
+    monkeypatch.setattr(onnx_scoring, "_export", lambda _ckpt, out: exports.append(out))
+    assert NeuralRanker.load(path).scoring is not None
+    assert exports == []  # read from the cache
+    copy = path.with_name("copy.pt")
+    copy.write_bytes(path.read_bytes())
+    with pytest.raises(onnx_scoring.ScoringUnavailable):  # the fake export wrote nothing
+        onnx_scoring.ScoringGraph(copy)
+    assert len(exports) == 1
+
+
+def test_a_ranker_whose_scoring_graph_fails_scores_with_torch(
+    trained: tuple[Path, TrainResult],
+    turns: list[RankTurn],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def fail(_: Path) -> None:
+        raise onnx_scoring.ScoringUnavailable("no exporter here")
+
+    monkeypatch.setattr(onnx_scoring, "ScoringGraph", fail)
+    monkeypatch.setattr(scorer, "ScoringGraph", fail)
+    ranker = NeuralRanker.load(trained[0])
+    assert ranker.scoring is None
+    assert "scoring with torch (no exporter here)" in caplog.text
+    assert ranker.rank(turns[0]).ranked  # still ranks
+
+
+def test_the_scoring_graph_covers_no_soft_tokens_and_no_ablation() -> None:
+    assert onnx_scoring.scoring_supported(TemplateRanker(TINY))
+    assert not onnx_scoring.scoring_supported(TemplateRanker(replace(TINY, soft_dim=8)))
+    ablation = replace(TINY, use_context_attention=False)
+    assert not onnx_scoring.scoring_supported(TemplateRanker(ablation))
 
 
 def test_the_checkpoint_loads_with_its_metadata(
