@@ -74,7 +74,11 @@ def test_candidates_are_exactly_the_applicable_and_fillable_templates(
     got = candidate_entries(ENTRIES, facts, slots)
     chosen = set(_ids(got))
     for entry in ENTRIES:
-        ok = entry.preconditions <= facts and all(slots.get(s) for s in entry.slots)
+        ok = (
+            entry.preconditions <= facts
+            and entry.unless.isdisjoint(facts)
+            and all(slots.get(s) for s in entry.slots)
+        )
         assert (entry.id in chosen) == ok, entry.id
     assert _ids(got) == [e.id for e in ENTRIES if e.id in chosen]  # catalog order kept
 
