@@ -75,6 +75,10 @@ def train_ranker_command(
     encoder_layers: Annotated[
         int | None, typer.Option(min=1, max=6, help="MiniLM layers kept (default: the config's)")
     ] = None,
+    encoder_precision: Annotated[
+        str | None,
+        typer.Option(help="MiniLM's weights: float32 | int8 (default: the config's)"),
+    ] = None,
     meaning: Annotated[
         bool, typer.Option(help="also fit the meaning reader (ranker.meaning) into the checkpoint")
     ] = True,
@@ -98,11 +102,13 @@ def train_ranker_command(
 
     from ranker.config import TINY, RankerConfig, TrainConfig
     from ranker.data import CorpusError, load_turns
-    from ranker.encoder import EncoderUnavailable, TextEncoder
+    from ranker.encoder import PRECISIONS, EncoderUnavailable, TextEncoder
     from ranker.meaning import fit_meaning, meaning_example
     from ranker.train import train_ranker
     from templates import load_catalog
 
+    if encoder_precision is not None and encoder_precision not in PRECISIONS:
+        _fail(f"--encoder-precision must be one of {', '.join(PRECISIONS)}")
     torch.manual_seed(seed)
     logging.basicConfig(level=logging.WARNING)
     folder = ensure_corpus(corpus, dialogues=dialogues, seed=seed)
@@ -114,6 +120,8 @@ def train_ranker_command(
     )
     if encoder_layers is not None:
         cfg = replace(cfg, encoder_layers=encoder_layers)
+    if encoder_precision is not None:
+        cfg = replace(cfg, encoder_precision=encoder_precision)
     soft = None
     if personalization is not None:
         soft = _soft_source(personalization, folder, soft_mode, soft_tokens)
@@ -121,7 +129,13 @@ def train_ranker_command(
     try:
         train_split = load_turns(folder / "train.jsonl")
         turns = train_split[:max_examples]
-        encoder = TextEncoder(max_tokens=cfg.max_utterance_tokens, layers=cfg.encoder_layers)
+        encoder = TextEncoder(
+            max_tokens=cfg.max_utterance_tokens,
+            layers=cfg.encoder_layers,
+            # int8 states exist on ONNX Runtime only: the model trains on what it will be served
+            runtime="torch" if cfg.encoder_precision == "float32" else "onnxruntime",
+            precision=cfg.encoder_precision,
+        )
     except (CorpusError, EncoderUnavailable) as exc:
         _fail(str(exc))
     extra: dict[str, object] = {}

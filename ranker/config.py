@@ -21,6 +21,9 @@ class RankerConfig:
     # and the agent's reply is the largest part of a turn's CPU; 2 layers cost a third of 6 and
     # automate as many contacts in the harness as 3 and 6 with the meaning reader (docs/ranker.md).
     encoder_layers: int = 2
+    # MiniLM's weights in float32 or int8 (ranker.encoder.PRECISIONS; int8 runs on ONNX Runtime,
+    # in training as in serving: the model learns the token states it will be served).
+    encoder_precision: str = "int8"
     d_model: int = 128  # width of the ranker's own layers
     n_heads: int = 4
     candidate_queries: int = 4  # learned queries summarising each template's tokens
@@ -50,12 +53,17 @@ class RankerConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown ranker config field(s): {unknown}")
-        # Checkpoints written before the field existed read all six encoder layers.
-        return cls(**{"encoder_layers": 6, **data})
+        # Checkpoints written before the fields existed read six float32 encoder layers.
+        return cls(**{"encoder_layers": 6, "encoder_precision": "float32", **data})
 
 
 TINY = RankerConfig(
-    d_model=32, n_heads=2, candidate_queries=2, max_context_tokens=64, encoder_layers=2
+    d_model=32,
+    n_heads=2,
+    candidate_queries=2,
+    max_context_tokens=64,
+    encoder_layers=2,
+    encoder_precision="float32",
 )
 """A randomly initialised ranker small enough for unit tests."""
 

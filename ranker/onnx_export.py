@@ -4,7 +4,7 @@
 :func:`onnx_session` for its session. The graph is exported once per machine, in a child process,
 into :func:`graph_cache_dir`:
 
-    python -m ranker.onnx_export MINILM_DIR LAYERS OUT
+    python -m ranker.onnx_export MINILM_DIR LAYERS [int8] OUT
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ranker.encoder import EncoderUnavailable, load_module
+from ranker.encoder import PRECISIONS, EncoderUnavailable, load_module
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ __all__ = [
     "graph_cache_dir",
     "onnx_graph",
     "onnx_session",
+    "quantize_graph",
     "session_options",
 ]
 
@@ -93,6 +94,7 @@ def export_graph(where: Path, layers: int, out: Path) -> None:
 
 # Bump when export_graph changes what it writes: cached graphs of other versions are not read.
 GRAPH_VERSION = 1
+
 EXPORT_TIMEOUT = 600.0
 
 
@@ -119,11 +121,12 @@ def _graph_key(where: Path, layers: int) -> str:
         torch.__version__,
         version("transformers"),
         version("onnx"),
+        version("onnxruntime"),  # its quantizer writes the int8 graphs
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
 
 
-def onnx_graph(where: Path, layers: int) -> Path:
+def onnx_graph(where: Path, layers: int, precision: str = "float32") -> Path:
     """The ONNX graph of MiniLM's first ``layers`` layers, exported once into
     :func:`graph_cache_dir` and read from there afterwards.
 
@@ -136,8 +139,11 @@ def onnx_graph(where: Path, layers: int) -> Path:
         EncoderUnavailable: The export failed.
         OSError: The cache folder cannot be made or written.
     """
-    name = f"minilm-{layers}-layers-{_graph_key(where, layers)}.onnx"
-    return cached_graph(name, lambda out: _export(where, layers, out))
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    kind = "" if precision == "float32" else f"-{precision}"
+    name = f"minilm-{layers}-layers{kind}-{_graph_key(where, layers)}.onnx"
+    return cached_graph(name, lambda out: _export(where, layers, out, precision))
 
 
 def cached_graph(name: str, export: Callable[[Path], None]) -> Path:
@@ -179,9 +185,11 @@ def session_options(threads: int) -> Any:
     return options
 
 
-def _export(where: Path, layers: int, out: Path) -> None:
-    """:func:`export_graph` in a child process (raises :class:`EncoderUnavailable`)."""
-    command = [sys.executable, "-m", "ranker.onnx_export", str(where), str(layers), str(out)]
+def _export(where: Path, layers: int, out: Path, precision: str = "float32") -> None:
+    """:func:`export_graph` (then :func:`quantize_graph` for int8) in a child process (raises
+    :class:`EncoderUnavailable`)."""
+    kind = [] if precision == "float32" else [precision]
+    command = [sys.executable, "-m", "ranker.onnx_export", str(where), str(layers), *kind, str(out)]
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=EXPORT_TIMEOUT)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
@@ -192,17 +200,18 @@ def _export(where: Path, layers: int, out: Path) -> None:
 # One ONNX Runtime session per MiniLM directory and depth in a process: a session is safe to run
 # from several threads, and every encoder of a process (tests load many rankers) shares its
 # weights.
-_SESSIONS: dict[tuple[str, int, int], Any] = {}
+_SESSIONS: dict[tuple[str, int, str, int], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def onnx_session(where: Path, layers: int) -> Any:
-    """An ONNX Runtime session running MiniLM's first ``layers`` layers on this process's torch
-    thread count (a graph in the cache that ONNX Runtime cannot read is exported again)."""
+def onnx_session(where: Path, layers: int, precision: str = "float32") -> Any:
+    """An ONNX Runtime session running MiniLM's first ``layers`` layers, in ``precision``, on
+    this process's torch thread count (a graph in the cache that ONNX Runtime cannot read is
+    exported again)."""
     import onnxruntime as ort
 
     threads = max(1, torch.get_num_threads())
-    key = (str(Path(where).resolve()), layers, threads)
+    key = (str(Path(where).resolve()), layers, precision, threads)
     with _SESSIONS_LOCK:
         if key in _SESSIONS:
             return _SESSIONS[key]
@@ -212,11 +221,11 @@ def onnx_session(where: Path, layers: int) -> Any:
             return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
         try:
-            graph = onnx_graph(where, layers)
+            graph = onnx_graph(where, layers, precision)
         except OSError as exc:  # no cache to write (a read-only home): export for this process
             logger.warning("no cache for MiniLM's ONNX graph (%s): exporting it for now", exc)
             with tempfile.TemporaryDirectory(prefix="csbot-minilm-") as folder:
-                _export(where, layers, Path(folder) / "minilm.onnx")
+                _export(where, layers, Path(folder) / "minilm.onnx", precision)
                 session = open_graph(Path(folder) / "minilm.onnx")
         else:
             try:
@@ -224,14 +233,30 @@ def onnx_session(where: Path, layers: int) -> Any:
             except Exception:  # noqa: BLE001 - a damaged file: ONNX Runtime's errors are its own
                 logger.warning("cannot read the cached graph %s: exporting it again", graph)
                 graph.unlink(missing_ok=True)
-                session = open_graph(onnx_graph(where, layers))
+                session = open_graph(onnx_graph(where, layers, precision))
         _SESSIONS[key] = session
         return session
 
 
+def quantize_graph(graph: Path, out: Path) -> None:
+    """Write ``graph`` with int8 weights to ``out``: ONNX Runtime's dynamic quantization, one
+    scale per output channel (the activations are quantized per run). Token states keep a
+    cosine of about 0.995 to float32's; a ranker reads them only if it was trained on them."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8, per_channel=True)
+
+
 def main(argv: list[str]) -> None:
-    where, layers, out = argv
-    export_graph(Path(where), int(layers), Path(out))
+    where, layers, *kind, out = argv  # MINILM_DIR LAYERS [int8] OUT
+    precision = kind[0] if kind else "float32"
+    if precision == "float32":
+        export_graph(Path(where), int(layers), Path(out))
+        return
+    with tempfile.TemporaryDirectory(prefix="csbot-minilm-") as folder:
+        plain = Path(folder) / "float32.onnx"
+        export_graph(Path(where), int(layers), plain)
+        quantize_graph(plain, Path(out))
 
 
 if __name__ == "__main__":

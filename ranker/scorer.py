@@ -137,6 +137,7 @@ class NeuralRanker:
             max_tokens=model.cfg.max_utterance_tokens,
             layers=model.cfg.encoder_layers,
             runtime=SERVING_RUNTIME,
+            precision=model.cfg.encoder_precision,
         )
         threshold = float(meta.get("threshold", 0.5))
         meaning: MeaningReader | None = None

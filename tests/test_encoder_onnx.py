@@ -151,3 +151,36 @@ def test_a_failed_export_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="runtime must be one of"):
         TextEncoder(layers=TINY.encoder_layers, runtime="tensorflow")
+
+
+def test_an_unknown_precision_or_int8_on_torch_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime", precision="float16")
+    with pytest.raises(ValueError, match="int8 encoder runs on onnxruntime"):
+        TextEncoder(layers=TINY.encoder_layers, precision="int8")
+
+
+def test_int8_token_states_are_close_to_float32_but_not_equal(served: TextEncoder) -> None:
+    quantized = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime", precision="int8")
+    assert quantized.precision == "int8" and quantized._session is not served._session
+    for text in ODD_TEXTS:
+        (plain,) = served._encode_batch([text])
+        (low,) = quantized._encode_batch([text])
+        assert low.shape == plain.shape and low.dtype == torch.float32
+        cosine = torch.nn.functional.cosine_similarity(low, plain, dim=-1)
+        assert float(cosine.min()) > 0.98, text  # the same model, its weights rounded
+        assert not torch.allclose(low, plain, atol=1e-3)  # and really rounded
+
+
+def test_the_int8_graph_is_cached_beside_the_float32_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = onnx_export.onnx_graph(minilm_path(), TINY.encoder_layers)  # the user's cache
+    monkeypatch.setenv("CSBOT_CACHE_DIR", str(tmp_path))
+    commands = _export_by_copying(good, monkeypatch)
+    plain = onnx_export.onnx_graph(minilm_path(), TINY.encoder_layers)
+    low = onnx_export.onnx_graph(minilm_path(), TINY.encoder_layers, "int8")
+    assert plain != low and "-int8-" in low.name and "-int8-" not in plain.name
+    assert [c[-2] for c in commands] == [str(TINY.encoder_layers), "int8"]  # then the path
+    with pytest.raises(ValueError, match="precision must be one of"):
+        onnx_export.onnx_graph(minilm_path(), TINY.encoder_layers, "int4")

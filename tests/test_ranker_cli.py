@@ -43,6 +43,15 @@ def test_train_ranker_exports_a_corpus_and_writes_a_loadable_checkpoint(
     assert "meaning reader (validation)" in output
 
 
+def test_train_ranker_refuses_an_unknown_encoder_precision(tmp_path: Path) -> None:
+    out = tmp_path / "ranker.pt"
+    args = ["train", "ranker", "--corpus", str(tmp_path / "none"), "--out", str(out), "--tiny"]
+    result = cli.invoke(app, [*args, "--encoder-precision", "int4"])
+    assert result.exit_code != 0
+    assert "--encoder-precision must be one of float32, int8" in result.output
+    assert not out.exists() and not (tmp_path / "none").exists()  # nothing exported first
+
+
 def test_train_ranker_on_a_corrupt_corpus_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "train.jsonl").write_text("{not json\n")
     out = tmp_path / "ranker.pt"

@@ -321,6 +321,19 @@ def test_serving_refuses_an_encoder_of_other_layers(ranker: NeuralRanker) -> Non
         NeuralRanker(ranker.model, TextEncoder(layers=6), CATALOG)
 
 
+def test_serving_refuses_an_encoder_of_other_precision(ranker: NeuralRanker) -> None:
+    assert ranker.encoder.precision == TINY.encoder_precision == "float32"
+    quantized = TextEncoder(layers=TINY.encoder_layers, runtime="onnxruntime", precision="int8")
+    with pytest.raises(ValueError, match="trained on float32 token states"):
+        NeuralRanker(ranker.model, quantized, CATALOG)
+
+
+def test_old_checkpoints_read_six_float32_layers() -> None:
+    old = RankerConfig.from_json({"d_model": 32})
+    assert (old.encoder_layers, old.encoder_precision) == (6, "float32")
+    assert (RankerConfig().encoder_layers, RankerConfig().encoder_precision) == (2, "int8")
+
+
 def test_a_loaded_ranker_ranks_as_it_would_on_torch(
     ranker: NeuralRanker, encoder: TextEncoder, turns: list[RankTurn]
 ) -> None:
