@@ -20,7 +20,9 @@
      reply came late sends at once, so an overloaded service gets less than the rate). This
      is the issue's floor: ``--rate`` turns/s at p99 <= 150 ms with 50 conversations.
    The CPU used in the window by the client, the server's processes and the whole machine is
-   printed too (shares of all cores): the client runs on the same cores as the server, so it
+   printed too (shares of all cores), and the host's steal: on a virtual machine, the time its
+   CPUs waited while the host ran something else, which the service did not get (a run with
+   much steal measures the neighbours too): the client runs on the same cores as the server, so it
    speaks HTTP/1.1 itself over keep-alive connections (about 0.1 ms of CPU a request where
    httpx took about 4 ms).
 3. SIGKILL: under the same load (no think time) the server's process group is killed with
@@ -327,11 +329,13 @@ def group_cpu_seconds(pgid: int) -> tuple[float, float]:
     return ticks / os.sysconf("SC_CLK_TCK"), leader / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, steal, total) CPU time of the whole machine so far, from /proc/stat. Steal is the
+    time a virtual machine's CPUs were ready to run but the host ran something else: counted
+    busy here, it is capacity the service did not get."""
     values = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     total = sum(values[:8])
-    return total - values[3] - values[4], total  # minus idle and iowait
+    return total - values[3] - values[4], values[7], total  # busy: minus idle and iowait
 
 
 class Server:
@@ -446,13 +450,14 @@ class Figures:
     server_cpu: float
     app_cpu: float  # the server's app process alone (its turn workers are the rest)
     machine_cpu: float
+    steal: float  # of the machine's CPU time, what the host took (in machine_cpu)
 
     def line(self) -> str:
         return (
             f"{self.turns} turns, {self.turns_per_s:.1f} turns/s, p50 {self.p50_ms:.1f} ms, "
             f"p99 {self.p99_ms:.1f} ms, errors {self.errors}; CPU: client {self.client_cpu:.0%}, "
             f"server {self.server_cpu:.0%} (app process {self.app_cpu:.0%}), "
-            f"machine {self.machine_cpu:.0%}"
+            f"machine {self.machine_cpu:.0%} (host steal {self.steal:.0%})"
         )
 
 
@@ -478,9 +483,9 @@ def phase(
         marks = (time.process_time(), server.cpu_seconds(), *machine_busy())
         return await task, marks
 
-    load, (client0, (server0, app0), busy0, total0) = asyncio.run(run())
+    load, (client0, (server0, app0), busy0, steal0, total0) = asyncio.run(run())
     client1, (server1, app1) = time.process_time(), server.cpu_seconds()
-    busy1, total1 = machine_busy()
+    busy1, steal1, total1 = machine_busy()
     window = max(load.measured_until - load.measure_from, 1e-9)
     cores = os.cpu_count() or 1
     return Figures(
@@ -493,6 +498,7 @@ def phase(
         server_cpu=(server1 - server0) / (window * cores),
         app_cpu=(app1 - app0) / (window * cores),
         machine_cpu=(busy1 - busy0) / max(total1 - total0, 1e-9),
+        steal=(steal1 - steal0) / max(total1 - total0, 1e-9),
     )
 
 
@@ -650,6 +656,7 @@ def main() -> None:
         print(f"{arm}_p50_ms: {paced.p50_ms:.1f}")
         print(f"{arm}_p99_ms: {paced.p99_ms:.1f}")
         print(f"{arm}_client_cpu_share: {most.client_cpu:.2f}")
+        print(f"{arm}_paced_steal_share: {paced.steal:.2f}")
     for arm, found in durability.items():
         prefix = "sigkill" if arm == kill_arms[0] else f"sigkill_{arm}"
         print(f"{prefix}_acknowledged_turns: {found.acknowledged}")
