@@ -34,6 +34,7 @@ __all__ = [
     "GRAPH_VERSION",
     "cached_graph",
     "export_graph",
+    "file_key",
     "graph_cache_dir",
     "onnx_graph",
     "onnx_session",
@@ -105,25 +106,29 @@ def graph_cache_dir() -> Path:
     return Path(os.environ.get("CSBOT_CACHE_DIR") or user_cache_dir("csbot", appauthor=False))
 
 
-def _graph_key(where: Path, layers: int) -> str:
-    """What an exported graph depends on: the weights file, the depth and the exporting code
-    (versions read from the packages' metadata: importing onnx here would cost a server memory)."""
+def file_key(path: Path, *extra: object) -> str:
+    """What a graph exported from the file ``path`` depends on, hashed: the file (its path, size
+    and modification time), ``extra`` and the exporting packages' versions (read from their
+    metadata: importing onnx here would cost a server memory)."""
     from importlib.metadata import version
 
-    weights = (where / "model.safetensors").resolve()
-    stat = weights.stat()
+    stat = path.stat()
     parts = [
-        str(weights),
+        str(path),
         stat.st_size,
         stat.st_mtime_ns,
-        layers,
-        GRAPH_VERSION,
+        *extra,
         torch.__version__,
         version("transformers"),
         version("onnx"),
         version("onnxruntime"),  # its quantizer writes the int8 graphs
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+
+
+def _graph_key(where: Path, layers: int) -> str:
+    """What MiniLM's graph depends on: the weights file, the depth and the exporting code."""
+    return file_key((where / "model.safetensors").resolve(), layers, GRAPH_VERSION)
 
 
 def onnx_graph(where: Path, layers: int, precision: str = "float32") -> Path:

@@ -13,8 +13,6 @@ ablation configurations keep torch: :func:`scoring_supported` says which models 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import subprocess
 import sys
@@ -29,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ranker.model import TemplateRanker
-from ranker.onnx_export import EXPORT_TIMEOUT, cached_graph, session_options
+from ranker.onnx_export import EXPORT_TIMEOUT, cached_graph, file_key, session_options
 
 logger = logging.getLogger(__name__)
 
@@ -155,20 +153,8 @@ def export_scoring(checkpoint: Path, out: Path) -> None:
 
 
 def _graph_name(checkpoint: Path) -> str:
-    """The cached graph's file name: what it depends on (the checkpoint file, this module's
-    version, the exporting packages)."""
-    from importlib.metadata import version
-
-    stat = checkpoint.stat()
-    parts = [
-        str(checkpoint),
-        stat.st_size,
-        stat.st_mtime_ns,
-        SCORING_VERSION,
-        torch.__version__,
-        version("onnx"),
-    ]
-    return f"ranker-scoring-{hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]}.onnx"
+    """The cached graph's file name: the checkpoint file, this module's version, the exporters."""
+    return f"ranker-scoring-{file_key(checkpoint, SCORING_VERSION)}.onnx"
 
 
 def _export(checkpoint: Path, out: Path) -> None:
@@ -213,20 +199,10 @@ class ScoringGraph:
         except Exception as exc:  # noqa: BLE001 - a cache to write, ONNX Runtime's own errors
             raise ScoringUnavailable(f"no scoring graph for {checkpoint}: {exc}") from exc
 
-    def __call__(
-        self,
-        ctx: Tensor,
-        ctx_pad: Tensor,
-        ctx_speaker: Tensor,
-        ctx_age: Tensor,
-        feature_ids: Tensor,
-        cand: Tensor,
-        slot_ids: Tensor,
-        cand_pad: Tensor,
-    ) -> tuple[Tensor, Tensor]:
-        """``(scores, list_logit)`` as ``TemplateRanker.forward`` returns them."""
-        values = (ctx, ctx_pad, ctx_speaker, ctx_age, feature_ids, cand, slot_ids, cand_pad)
-        feed = {n: np.ascontiguousarray(v.numpy()) for n, v in zip(_INPUTS, values, strict=True)}
+    def __call__(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
+        """``(scores, list_logit)`` as ``TemplateRanker.forward`` returns them, from the tensors
+        ``_Scoring.forward`` takes, in its order."""
+        feed = {n: np.ascontiguousarray(v.numpy()) for n, v in zip(_INPUTS, inputs, strict=True)}
         scores, logit = self.session.run(None, feed)
         return torch.from_numpy(scores), torch.from_numpy(logit)
 
