@@ -109,6 +109,24 @@ class _Scoring(nn.Module):
         return scores.masked_fill(cand_pad, float("-inf")), head.head(h).squeeze(-1)
 
 
+def _example(model: TemplateRanker, *, candidates: int = 2) -> tuple[Tensor, ...]:
+    """Inputs of the pass's shapes, from a fixed seed: 3 context tokens (one padding), 4 feature
+    slots (two padding), ``candidates`` candidates with 2 slot ids each."""
+    cfg = model.cfg
+    rng = torch.Generator().manual_seed(0)
+    C, N, Q, S = 3, candidates, cfg.candidate_queries, 2
+    return (
+        torch.randn(1, C, cfg.encoder_dim, generator=rng),
+        torch.tensor([[False, False, True]]),
+        torch.tensor([[0, 1, 1]]),
+        torch.tensor([[1, 0, 0]]),
+        torch.tensor([[1, 2, 0, 0]]),
+        torch.randn(1, N, Q, cfg.d_model, generator=rng),
+        torch.randint(0, 2 * cfg.n_slots + 1, (1, N, S), generator=rng),
+        torch.zeros(1, N, dtype=torch.bool),
+    )
+
+
 def export_scoring(checkpoint: Path, out: Path) -> None:
     """Write ``checkpoint``'s scoring pass to ``out`` as an ONNX graph (batch, context, feature,
     candidate and slot axes dynamic). ``python -m ranker.onnx_scoring`` runs this."""
@@ -117,18 +135,7 @@ def export_scoring(checkpoint: Path, out: Path) -> None:
     model, _ = load_checkpoint(checkpoint)
     if not scoring_supported(model):
         raise ValueError(f"{checkpoint}: the scoring graph covers no soft tokens and no ablation")
-    cfg = model.cfg
-    C, N, Q, S = 3, 2, cfg.candidate_queries, 2  # context tokens, candidates, queries, slots
-    example = (
-        torch.randn(1, C, cfg.encoder_dim),
-        torch.tensor([[False, False, True]]),
-        torch.zeros(1, C, dtype=torch.long),
-        torch.zeros(1, C, dtype=torch.long),
-        torch.tensor([[1, 2, 0, 0]]),
-        torch.randn(1, N, Q, cfg.d_model),
-        torch.zeros(1, N, S, dtype=torch.long),
-        torch.zeros(1, N, dtype=torch.bool),
-    )
+    example = _example(model)
     axes: dict[str, dict[int, str]] = {name: {0: "batch"} for name in _INPUTS}
     for name in ("ctx", "ctx_pad", "ctx_speaker", "ctx_age"):
         axes[name][1] = "context"
@@ -198,6 +205,17 @@ class ScoringGraph:
             raise
         except Exception as exc:  # noqa: BLE001 - a cache to write, ONNX Runtime's own errors
             raise ScoringUnavailable(f"no scoring graph for {checkpoint}: {exc}") from exc
+
+    def check(self, model: TemplateRanker, *, tolerance: float = 1e-4) -> None:
+        """Raise :class:`ScoringUnavailable` unless the graph scores as ``model`` does on torch
+        (fixed inputs, 5 candidates): a graph of another checkpoint is never used."""
+        inputs = _example(model, candidates=5)
+        with torch.inference_mode():
+            want = _Scoring(model)(*inputs)
+        got = self(*inputs)
+        worst = max(float((w - g).abs().max()) for w, g in zip(want, got, strict=True))
+        if not worst <= tolerance:  # also NaN
+            raise ScoringUnavailable(f"the graph's scores differ from torch's by {worst:.2g}")
 
     def __call__(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
         """``(scores, list_logit)`` as ``TemplateRanker.forward`` returns them, from the tensors

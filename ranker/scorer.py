@@ -169,7 +169,9 @@ class NeuralRanker:
         )
         if scoring_supported(model):
             try:
-                ranker.scoring = ScoringGraph(path)
+                scoring = ScoringGraph(path)
+                scoring.check(model)
+                ranker.scoring = scoring
             except ScoringUnavailable as exc:  # torch computes the same scores, more slowly
                 logger.warning("%s: scoring with torch (%s)", path, exc)
         release_free_memory()  # loading and the catalog's encoding left freed heap behind

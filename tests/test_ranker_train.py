@@ -405,6 +405,16 @@ def test_a_ranker_whose_scoring_graph_fails_scores_with_torch(
     assert ranker.rank(turns[0]).ranked  # still ranks
 
 
+def test_a_scoring_graph_of_another_model_is_refused(
+    trained: tuple[Path, TrainResult], ranker: NeuralRanker
+) -> None:
+    graph = onnx_scoring.ScoringGraph(trained[0])
+    graph.check(ranker.model)  # its own model
+    other = TemplateRanker(TINY).eval()  # untrained: other weights, the same shapes
+    with pytest.raises(onnx_scoring.ScoringUnavailable, match="differ from torch's"):
+        graph.check(other)
+
+
 def test_the_scoring_graph_covers_no_soft_tokens_and_no_ablation() -> None:
     assert onnx_scoring.scoring_supported(TemplateRanker(TINY))
     assert not onnx_scoring.scoring_supported(TemplateRanker(replace(TINY, soft_dim=8)))
