@@ -95,7 +95,6 @@ def export_graph(where: Path, layers: int, out: Path) -> None:
 
 # Bump when export_graph changes what it writes: cached graphs of other versions are not read.
 GRAPH_VERSION = 1
-
 EXPORT_TIMEOUT = 600.0
 
 
@@ -202,9 +201,9 @@ def _export(where: Path, layers: int, out: Path, precision: str = "float32") -> 
         raise EncoderUnavailable(f"exporting MiniLM to ONNX failed: {exc}\n{tail}") from exc
 
 
-# One ONNX Runtime session per MiniLM directory and depth in a process: a session is safe to run
-# from several threads, and every encoder of a process (tests load many rankers) shares its
-# weights.
+# One ONNX Runtime session per MiniLM directory, depth and precision in a process: a session is
+# safe to run from several threads, and every encoder of a process (tests load many rankers)
+# shares its weights.
 _SESSIONS: dict[tuple[str, int, str, int], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
